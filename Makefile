@@ -1,0 +1,43 @@
+# `make run` and `make test` work on a fresh machine: they create .venv, install the
+# project from pyproject.toml, and (for the browser test) Debian's chromium.
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+QUESTION ?= Why did the peacekeepers leave?
+MULTIHOP ?= ../shared/bench/multihop-rag
+
+.PHONY: setup run ask test lint chromium bench bench-retrieval eval clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/rag ingest corpus/
+	$(BIN)/rag ask "$(QUESTION)"
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser test"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint: setup
+	$(BIN)/ruff check rag ui tests evals
+	$(BIN)/mypy
+
+# pytest exits 5 when it collects no tests; that is reported, not hidden.
+test: setup chromium lint
+	$(BIN)/pytest -q -p no:cacheprovider; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$status
+
+bench-retrieval: setup
+	$(BIN)/rag bench retrieval --articles $(MULTIHOP)/articles.jsonl \
+		--queries $(MULTIHOP)/queries.jsonl --json evals/results/retrieval.json
+
+clean:
+	rm -rf $(VENV) .rag .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,180 @@
+"""The `rag` command line. Settings are built here, once, and passed down."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rag.config import Settings
+from rag.errors import (
+    ConfigError,
+    InvalidArgumentError,
+    InvalidQuestionError,
+    RagError,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rag",
+        description="Answer questions about news articles, every sentence cited to its source.",
+    )
+    parser.add_argument("--home", help="data directory (default: $RAG_HOME or ./.rag)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    ingest = commands.add_parser("ingest", help="index a file or folder of articles")
+    ingest.add_argument("path", type=Path)
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    ask = commands.add_parser("ask", help="answer a question with cited sources")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
+    ask.add_argument("--source", action="append", help="only this outlet (repeatable)")
+    ask.add_argument("--after", help="only articles published on or after YYYY-MM-DD")
+    ask.add_argument("--before", help="only articles published on or before YYYY-MM-DD")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    stats = commands.add_parser("stats", help="documents, chunks, data directory, model")
+    stats.add_argument("--json", action="store_true")
+
+    documents = commands.add_parser("docs", help="list indexed documents")
+    documents.add_argument("--json", action="store_true")
+
+    delete = commands.add_parser("delete", help="remove a document by id")
+    delete.add_argument("doc_id")
+
+    commands.add_parser("reindex", help="rebuild all chunks from the stored documents")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(home=Path(args.home) if args.home else None)
+        return _run(args, settings)
+    except (InvalidQuestionError, InvalidArgumentError, ConfigError) as exc:
+        print(f"rag: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except RagError as exc:
+        print(f"rag: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from rag.assistant import Assistant
+
+    if args.command == "ask":
+        # Validate before loading the model so a typo costs nothing.
+        from rag.validation import validate_question
+
+        validate_question(args.question)
+    assistant = Assistant(settings=settings)
+    if args.command == "ingest":
+        return _ingest(assistant, args)
+    if args.command == "ask":
+        filters: dict[str, Any] = {}
+        if args.source:
+            filters["source"] = args.source
+        if args.after:
+            filters["published_after"] = args.after
+        if args.before:
+            filters["published_before"] = args.before
+        answer = assistant.ask(args.question, k=args.k, filters=filters or None)
+        if args.json:
+            print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        else:
+            print(format_answer(answer))
+        return EXIT_OK
+    if args.command == "stats":
+        stats = assistant.stats()
+        if args.json:
+            print(json.dumps(stats, indent=2))
+        else:
+            for key, value in stats.items():
+                print(f"{key:>16}: {value}")
+        return EXIT_OK
+    if args.command == "docs":
+        rows = assistant.documents()
+        if args.json:
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+        else:
+            for row in rows:
+                title = row["title"] or Path(row["path"]).name
+                print(f"{row['doc_id']}  {row['published_at'][:10]:10}  {row['source'][:20]:20}  "
+                      f"{row['chunks']:>3} chunks  {title}")
+        return EXIT_OK
+    if args.command == "delete":
+        assistant.delete(args.doc_id)
+        print(f"deleted {args.doc_id}")
+        return EXIT_OK
+    if args.command == "reindex":
+        report = assistant.reindex(progress=_progress_bar("reindex"))
+        print(f"reindexed {report.indexed} documents into {report.chunks} chunks "
+              f"in {report.seconds:.1f} s")
+        return EXIT_OK
+    raise AssertionError(f"unhandled command {args.command}")
+
+
+def _ingest(assistant: Any, args: argparse.Namespace) -> int:
+    report = assistant.ingest(args.path, progress=None if args.json else _progress_bar("ingest"))
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(
+            f"{report.seen} files: {len(report.added)} documents added, {len(report.updated)} "
+            f"updated, {len(report.removed)} removed, {len(report.unchanged)} unchanged, "
+            f"{len(report.failed)} files failed; {report.chunks} chunks in {report.seconds:.1f} s"
+        )
+        for path, reason in report.failed:
+            print(f"  failed: {path}: {reason}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _progress_bar(label: str) -> Any:
+    from tqdm import tqdm
+
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int, path: str) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, desc=label, unit="file", file=sys.stderr,
+                              disable=None, leave=False)
+        bar["bar"].n = done
+        bar["bar"].refresh()
+        if done >= total:
+            bar["bar"].close()
+
+    return update
+
+
+def format_answer(answer: Any) -> str:
+    lines = [answer.text, ""]
+    if answer.mode != "extractive":
+        lines.insert(0, f"[{answer.mode}{': ' + answer.reason if answer.reason else ''}]")
+    if answer.citations:
+        lines.append("Sources:")
+        for citation in answer.citations:
+            where = ", ".join(x for x in (citation.source, citation.published_at[:10],
+                                          citation.title) if x) or citation.doc_id
+            lines.append(f"  [{citation.marker}] {where} (doc {citation.doc_id}, "
+                         f"chars {citation.start}-{citation.end})")
+            lines.append(f"      “{citation.quote}”")
+    elif answer.passages:
+        lines.append("Closest passages:")
+        for number, passage in enumerate(answer.passages[:3], start=1):
+            snippet = passage.text if len(passage.text) < 240 else passage.text[:237] + "…"
+            lines.append(f"  {number}. (doc {passage.doc_id}, score {passage.score:.2f}) "
+                         f"{snippet}")
+    return "\n".join(lines).rstrip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

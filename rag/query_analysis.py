@@ -1,0 +1,383 @@
+"""Reading a question for what retrieval can use besides its words: the outlets and dates
+it names, the exact names and numbers it hinges on, and the parts of a question that
+compares or chains several reports.
+
+Everything here is a heuristic over surface text, so its output is only ever used as a
+soft signal (a boost, an extra sub-query): a misread question must cost ranking
+quality, never recall.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+# -- outlets --------------------------------------------------------------------
+
+# Feed titles carry a section or tagline after these ("FOX News - Health",
+# "The Roar | Sports Writers Blog", "Live Science: The Most ..."); questions name
+# the outlet by the part before it.
+_SECTION_SPLIT = re.compile(r"\s+[-|–—]\s+|:\s+")
+
+
+@dataclass(frozen=True)
+class OutletMention:
+    start: int
+    end: int
+    text: str
+    sources: frozenset[str]
+
+
+def outlet_aliases(source: str) -> set[str]:
+    """Ways a question may name `source` (the corpus's own `source` value)."""
+    source = " ".join(source.split())
+    if not source:
+        return set()
+    aliases = {source}
+    head = _SECTION_SPLIT.split(source, maxsplit=1)[0].strip()
+    aliases.add(head)
+    for name in list(aliases):
+        for suffix in (".com", ".co.uk", ".net", ".org"):
+            if name.lower().endswith(suffix) and len(name) > len(suffix) + 2:
+                aliases.add(name[: -len(suffix)])
+        words = name.split()
+        # "New York Times" for "The New York Times"; a bare "Age" or "Verge" is a word.
+        if len(words) >= 3 and words[0].lower() == "the":
+            aliases.add(" ".join(words[1:]))
+        # "BBC" for "BBC News".
+        if len(words) >= 2 and words[0].isupper() and len(words[0]) >= 3 and words[0].isalpha():
+            aliases.add(words[0])
+    return {a for a in aliases if len(a) >= 3}
+
+
+def _distinctive(alias: str) -> bool:
+    """Whether a lower-case occurrence of `alias` can only mean the outlet: "techcrunch"
+    can, "the verge" ("on the verge of") and "fortune" cannot."""
+    return any(c.isupper() for c in alias[1:] if c.isalpha()) or any(
+        not (c.isalpha() or c.isspace()) for c in alias)
+
+
+class OutletMatcher:
+    """Finds the corpus's outlets named in a question, case-insensitively, by full name or
+    by the short form a reader would use."""
+
+    def __init__(self, sources: Iterable[str]) -> None:
+        table: dict[str, set[str]] = {}
+        distinctive: dict[str, bool] = {}
+        for source in {s for s in sources if s}:
+            for alias in outlet_aliases(source):
+                key = alias.lower()
+                table.setdefault(key, set()).add(source)
+                distinctive[key] = distinctive.get(key, False) or _distinctive(alias)
+        self.sources = frozenset(s for group in table.values() for s in group)
+        self._table = {k: frozenset(v) for k, v in table.items()}
+        self._distinctive = distinctive
+        # Longest alias first, so "The Independent - Sports" wins over "The Independent".
+        ordered = sorted(self._table, key=len, reverse=True)
+        self._pattern = re.compile(
+            r"(?<![\w])(?:" + "|".join(re.escape(a) for a in ordered) + r")(?![\w])",
+            re.IGNORECASE,
+        ) if ordered else None
+
+    def find(self, question: str) -> list[OutletMention]:
+        if self._pattern is None:
+            return []
+        mentions = []
+        for match in self._pattern.finditer(question):
+            text = match.group()
+            key = text.lower()
+            if not any(c.isupper() for c in text) and not self._distinctive[key]:
+                continue
+            mentions.append(OutletMention(match.start(), match.end(), text, self._table[key]))
+        return mentions
+
+
+# -- dates ----------------------------------------------------------------------
+
+_MONTH_NAMES = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
+_MONTH_NAMES.update({name.lower(): number for number, name in enumerate(calendar.month_abbr)
+                     if name})
+_MONTH_NAMES["sept"] = 9
+_MONTH = (r"(?P<{g}>(?:January|February|March|April|May|June|July|August|September|October|"
+          r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?)")
+_DAY = r"(?P<{g}>[0-3]?\d)(?:st|nd|rd|th)?"
+_YEAR = r"(?P<{g}>(?:19|20)\d\d)"
+_DATE_PATTERNS = [
+    re.compile(r"\b" + _YEAR.format(g="y") + r"-(?P<m>[01]\d)-(?P<d>[0-3]\d)(?:[T ][\d:]+Z?)?\b"),
+    re.compile(r"\b" + _MONTH.format(g="mn") + r"\s+" + _DAY.format(g="d") + r"\b(?:,?\s+"
+               + _YEAR.format(g="y") + r")?", re.IGNORECASE),
+    re.compile(r"\b" + _DAY.format(g="d") + r"\s+(?:of\s+)?" + _MONTH.format(g="mn")
+               + r"(?:,?\s+" + _YEAR.format(g="y") + r")?\b", re.IGNORECASE),
+    re.compile(r"\b" + _MONTH.format(g="mn") + r",?\s+" + _YEAR.format(g="y") + r"\b",
+               re.IGNORECASE),
+]
+_RELATION = re.compile(r"\b(before|by|prior to|until|after|since|following)\s+(?:the\s+)?$",
+                       re.IGNORECASE)
+_TIME = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
+
+
+@dataclass(frozen=True)
+class DateMention:
+    start: int
+    end: int
+    text: str
+    month: int
+    day: int | None = None
+    year: int | None = None
+    # "before"/"after" when the question bounds the date rather than naming it.
+    relation: str = "on"
+
+    def score(self, published_ts: int | None) -> float:
+        """How well a publication time fits: 1 on the day (or in the month), less a day
+        off (time zones move reports across midnight), 0 otherwise."""
+        if published_ts is None:
+            return 0.0
+        published = datetime.fromtimestamp(published_ts, tz=UTC).date()
+        if self.day is None:
+            same = published.month == self.month and self.year in (None, published.year)
+            return 1.0 if same and self.relation == "on" else (0.5 if same else 0.0)
+        year = self.year or published.year
+        try:
+            named = date(year, self.month, self.day)
+        except ValueError:
+            return 0.0
+        if self.relation == "before":
+            return 0.5 if named - timedelta(days=45) <= published <= named else 0.0
+        if self.relation == "after":
+            return 0.5 if named <= published <= named + timedelta(days=45) else 0.0
+        gap = abs((published - named).days)
+        return 1.0 if gap == 0 else 0.5 if gap == 1 else 0.0
+
+
+def find_dates(question: str) -> list[DateMention]:
+    found: list[DateMention] = []
+    taken: list[tuple[int, int]] = []
+    for pattern in _DATE_PATTERNS:
+        for match in pattern.finditer(question):
+            if any(match.start() < e and s < match.end() for s, e in taken):
+                continue
+            groups = match.groupdict()
+            if groups.get("mn"):
+                month = _MONTH_NAMES.get(groups["mn"].rstrip(".").lower(), 0)
+            else:
+                month = int(groups["m"])
+            day = int(groups["d"]) if groups.get("d") else None
+            year = int(groups["y"]) if groups.get("y") else None
+            if not 1 <= month <= 12 or (day is not None and not 1 <= day <= 31):
+                continue
+            # "May 5" is a date, "may 5 players" is not: bare month names must be capitalised.
+            if groups.get("mn") and not groups["mn"][0].isupper():
+                continue
+            before = _RELATION.search(question[max(0, match.start() - 20) : match.start()])
+            relation = "on"
+            if before:
+                word = before.group(1).lower()
+                relation = "after" if word in {"after", "since", "following"} else "before"
+            taken.append((match.start(), match.end()))
+            found.append(DateMention(match.start(), match.end(), match.group(), month, day,
+                                     year, relation))
+    return sorted(found, key=lambda d: d.start)
+
+
+# -- names and numbers --------------------------------------------------------------
+
+_QUOTED = re.compile(r"(?<![\w])['\"“‘](?P<q>[^'\"“”‘’]{2,80}?)['\"”’](?![\w])")
+_CAPITALISED = re.compile(
+    r"(?<![\w])(?:[A-Z][\w&.'’-]*|\d+[A-Za-z]+)(?:\s+(?:of|de|the|and|&|[A-Z][\w&.'’-]*|\d+))*"
+    r"(?:\s+[A-Z][\w&.'’-]*)?")
+_NUMBER = re.compile(r"(?<![\w.])[$€£]?\d[\d,.]*(?:[-\s]?(?:%|percent|million|billion|"
+                     r"mAh|[A-Za-z]+))?")
+_SENTENCE_STARTERS = frozenset(
+    """what which who whom whose when where why how did does do is are was were has have
+    had can could will would should in on the a an according between after before
+    considering based given tell explain describe name list despite while both and or
+    also""".split())
+_GENERIC_NAMES = frozenset({"ai", "ceo", "cto", "ev", "us", "uk", "eu"})
+
+
+def find_entities(question: str, exclude: Iterable[tuple[int, int]] = ()) -> list[str]:
+    """Names, quoted phrases and numbers in `question`, outside the `exclude` spans
+    (outlets, dates), in order of appearance."""
+    taken = list(exclude)
+    found: list[tuple[int, str]] = []
+
+    def free(start: int, end: int) -> bool:
+        return not any(start < e and s < end for s, e in taken)
+
+    for match in _QUOTED.finditer(question):
+        if free(match.start("q"), match.end("q")):
+            found.append((match.start(), match.group("q").strip()))
+            taken.append((match.start(), match.end()))
+    for match in _CAPITALISED.finditer(question):
+        text = match.group().strip(" .,'’")
+        words = text.split()
+        while words and words[0].lower() in _SENTENCE_STARTERS:
+            words = words[1:]
+        while words and words[-1].lower() in {"of", "de", "the", "and", "&"}:
+            words = words[:-1]
+        text = " ".join(words)
+        if not text or text.lower() in _GENERIC_NAMES or len(text) < 2:
+            continue
+        start = match.start() + match.group().find(text)
+        if free(start, start + len(text)):
+            found.append((start, text))
+            taken.append((start, start + len(text)))
+    for match in _NUMBER.finditer(question):
+        text = match.group().rstrip(".,")
+        if free(match.start(), match.start() + len(text)):
+            found.append((match.start(), text))
+            taken.append((match.start(), match.start() + len(text)))
+    seen: set[str] = set()
+    ordered = []
+    for _, text in sorted(found):
+        if text.lower() not in seen:
+            seen.add(text.lower())
+            ordered.append(text)
+    return ordered
+
+
+# -- decomposition --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SubQuery:
+    """One part of a question: its own words plus the outlets and dates that part names."""
+
+    text: str
+    sources: frozenset[str] = frozenset()
+    dates: tuple[DateMention, ...] = ()
+
+
+@dataclass
+class QueryAnalysis:
+    question: str
+    outlets: list[OutletMention] = field(default_factory=list)
+    dates: list[DateMention] = field(default_factory=list)
+    entities: list[str] = field(default_factory=list)
+    parts: list[SubQuery] = field(default_factory=list)
+
+    @property
+    def sources(self) -> frozenset[str]:
+        return frozenset(s for m in self.outlets for s in m.sources)
+
+    @property
+    def multi_hop(self) -> bool:
+        return len(self.parts) > 1
+
+
+# Where one clause of a chained question ends and the next begins.
+_CLAUSE_BREAK = re.compile(
+    r",\s+(?:and\s+|while\s+|whereas\s+|but\s+|as well as\s+)?|;\s+|\s+(?:while|whereas)\s+|"
+    r"\s+and\s+(?=(?:is|was|has|also|did|does|the|a|an|another|then|later)\b)",
+    re.IGNORECASE)
+# Words that only frame the question; dropping them keeps sub-queries about their topic.
+_FRAMING = re.compile(
+    r"^(?:between|after|before|considering|based on|given|did|does|do|is|are|was|were|has|"
+    r"have|which|who|what|according to)\b\s*", re.IGNORECASE)
+_MIN_PART_WORDS = 3
+
+
+def analyse(question: str, matcher: OutletMatcher | None = None) -> QueryAnalysis:
+    outlets = matcher.find(question) if matcher is not None else []
+    dates = find_dates(question)
+    spans = [(m.start, m.end) for m in outlets] + [(d.start, d.end) for d in dates]
+    analysis = QueryAnalysis(question, outlets, dates, find_entities(question, spans))
+    analysis.parts = decompose(analysis)
+    return analysis
+
+
+def decompose(analysis: QueryAnalysis) -> list[SubQuery]:
+    """Parts of a question that compares or chains reports, one per outlet mention, each
+    with the clause(s) around it; [] when the question names fewer than two anchors.
+
+    A report's own words sit on either side of its outlet: "the TechCrunch article on
+    Meta's ads" and "ad revenue, according to 'The Age'". So each outlet takes the
+    clauses from the end of the previous outlet's clause through its own clause.
+    """
+    question = analysis.question
+    anchors = sorted(analysis.outlets, key=lambda m: m.start)
+    if len(anchors) < 2 and len(analysis.dates) < 2:
+        return _clause_parts(analysis) if len(anchors) <= 1 else []
+    if len(anchors) < 2:
+        # Two dates, one (or no) outlet: "TechCrunch reported on October 31 ... and again on
+        # December 15": the dates are the anchors.
+        return _date_parts(analysis)
+    clauses = _clauses(question)
+    parts: list[SubQuery] = []
+    consumed = 0
+    for index, anchor in enumerate(anchors):
+        clause_end = next((e for s, e in clauses if s <= anchor.start < e), len(question))
+        if index + 1 < len(anchors):
+            following = anchors[index + 1]
+            # The clause owning the anchor ends before the next outlet is named.
+            clause_end = min(clause_end, following.start)
+        begin = consumed
+        text = question[begin:clause_end]
+        consumed = clause_end
+        part_dates = tuple(d for d in analysis.dates if begin <= d.start < clause_end)
+        parts.append(SubQuery(_clean(text), anchor.sources, part_dates))
+    tail = question[consumed:]
+    if len(_clean(tail).split()) >= _MIN_PART_WORDS:
+        # Words after the last report ("..., is there consistency in X?") are the shared
+        # topic: every part needs them to find its report.
+        parts = [SubQuery(f"{p.text} {_clean(tail)}", p.sources, p.dates) for p in parts]
+    return _dedupe(parts)
+
+
+def _date_parts(analysis: QueryAnalysis) -> list[SubQuery]:
+    question = analysis.question
+    sources = analysis.sources
+    parts = []
+    previous = 0
+    for index, mention in enumerate(analysis.dates):
+        end = analysis.dates[index + 1].start if index + 1 < len(analysis.dates) else len(question)
+        parts.append(SubQuery(_clean(question[previous:end]), sources, (mention,)))
+        previous = mention.end
+    return _dedupe(parts)
+
+
+def _clause_parts(analysis: QueryAnalysis) -> list[SubQuery]:
+    """A question that lists several facts ("known for X, accused of Y, and Z"): one part
+    per clause, all sharing the question's outlets and dates."""
+    clauses = [_clean(analysis.question[s:e]) for s, e in _clauses(analysis.question)]
+    clauses = [c for c in clauses if len(c.split()) >= _MIN_PART_WORDS]
+    if len(clauses) < 2:
+        return []
+    sources = analysis.sources
+    dates = tuple(analysis.dates)
+    return _dedupe([SubQuery(c, sources, dates) for c in clauses])
+
+
+def _clauses(question: str) -> list[tuple[int, int]]:
+    spans = []
+    start = 0
+    for match in _CLAUSE_BREAK.finditer(question):
+        if match.start() > start:
+            spans.append((start, match.start()))
+        start = match.end()
+    if start < len(question):
+        spans.append((start, len(question)))
+    return spans
+
+
+def _clean(text: str) -> str:
+    text = " ".join(text.strip(" ,;?.").split())
+    previous = None
+    while previous != text:
+        previous = text
+        text = _FRAMING.sub("", text)
+    return text
+
+
+def _dedupe(parts: list[SubQuery]) -> list[SubQuery]:
+    seen: set[tuple[str, frozenset[str]]] = set()
+    unique = []
+    for part in parts:
+        key = (part.text.lower(), part.sources)
+        if part.text and key not in seen:
+            seen.add(key)
+            unique.append(part)
+    return unique if len(unique) > 1 else []

@@ -1,0 +1,107 @@
+"""Retrieval: question → ranked passages, with metadata filters pushed down to Chroma.
+
+Chroma is queried directly rather than through llama-index's `VectorIndexRetriever`:
+we already hold the query vector and need the raw metadata (offsets, sentence spans,
+content hash) back, and skipping the node conversion saves several milliseconds a
+query at 100k chunks without losing anything llama-index would add here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from rag.config import MAX_K
+from rag.embeddings import Embedder
+from rag.errors import InvalidArgumentError
+from rag.schema import Passage
+from rag.store import Store, StoredChunk, published_ts
+
+FILTER_KEYS = frozenset({"source", "published_after", "published_before"})
+
+
+def build_where(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """Chroma `where` clause for `filters` (source: str or list; published_after/before:
+    ISO date or datetime, inclusive)."""
+    if not filters:
+        return None
+    unknown = set(filters) - FILTER_KEYS
+    if unknown:
+        raise InvalidArgumentError(
+            f"unknown filter(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(FILTER_KEYS))}"
+        )
+    clauses: list[dict[str, Any]] = []
+    sources = filters.get("source")
+    if sources:
+        names = [sources] if isinstance(sources, str) else list(sources)
+        clauses.append({"source": {"$in": [str(n) for n in names]}})
+    for key, operator, end_of_day in (
+        ("published_after", "$gte", False),
+        ("published_before", "$lte", True),
+    ):
+        value = filters.get(key)
+        if value:
+            clauses.append({"published_ts": {operator: _timestamp(key, value, end_of_day)}})
+    if not clauses:
+        return None
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _timestamp(key: str, value: Any, end_of_day: bool) -> int:
+    if isinstance(value, datetime | date):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    ts = published_ts(text)
+    if ts is None:
+        raise InvalidArgumentError(f"{key} must be an ISO date like 2023-11-24, got {value!r}")
+    # A bare date as an upper bound means "through the end of that day".
+    if end_of_day and len(text.strip()) == 10:
+        ts += 86399
+    return ts
+
+
+def to_passage(hit: StoredChunk, score: float) -> Passage:
+    meta = hit.metadata
+    return Passage(
+        doc_id=str(meta["doc_id"]),
+        text=hit.text,
+        start=int(meta["start"]),
+        end=int(meta["end"]),
+        score=score,
+        title=str(meta.get("title", "")),
+        source=str(meta.get("source", "")),
+        published_at=str(meta.get("published_at", "")),
+        url=str(meta.get("url", "")),
+        chunk_id=hit.chunk_id,
+        sentences=[(int(s), int(e)) for s, e in json.loads(str(meta.get("sentences", "[]")))],
+    )
+
+
+class DenseRetriever:
+    def __init__(self, store: Store, embedder: Embedder) -> None:
+        self.store = store
+        self.embedder = embedder
+
+    def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
+                 ) -> list[Passage]:
+        check_k(k)
+        where = build_where(filters)
+        vector = self.embedder.embed_query(question)
+        # Over-fetch a little: orphans of an interrupted ingest are dropped below.
+        hits = self.store.query(vector, k + 4, where)
+        return live_passages(self.store, [(h, 1.0 - h.distance) for h in hits])[:k]
+
+
+def live_passages(store: Store, scored: Sequence[tuple[StoredChunk, float]]) -> list[Passage]:
+    """Passages whose chunk belongs to the committed version of its document."""
+    live = store.live_hashes(str(h.metadata["doc_id"]) for h, _ in scored)
+    return [to_passage(h, score) for h, score in scored
+            if live.get(str(h.metadata["doc_id"])) == h.metadata.get("content_hash")]
+
+
+def check_k(k: int) -> None:
+    if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
+        raise InvalidArgumentError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")

@@ -1,0 +1,159 @@
+"""The values that cross the public API: documents, passages, citations, answers, reports.
+
+Every span is a pair of character offsets into `Document.text`; the invariants
+`passage.text == document.text[start:end]` and `citation.quote == document.text[start:end]`
+are what make an answer checkable, and the code that creates these objects keeps them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+AnswerMode = Literal["extractive", "generative", "extractive-fallback"]
+
+
+@dataclass(frozen=True)
+class Document:
+    doc_id: str
+    text: str
+    title: str = ""
+    source: str = ""
+    author: str = ""
+    published_at: str = ""
+    url: str = ""
+    category: str = ""
+    path: str = ""
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return {
+            "title": self.title,
+            "source": self.source,
+            "author": self.author,
+            "published_at": self.published_at,
+            "url": self.url,
+            "category": self.category,
+            "path": self.path,
+        }
+
+
+@dataclass(frozen=True)
+class Chunk:
+    chunk_id: str
+    doc_id: str
+    start: int
+    end: int
+    text: str
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk: `text == document.text[start:end]`."""
+
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    score: float
+    title: str = ""
+    source: str = ""
+    published_at: str = ""
+    url: str = ""
+    chunk_id: str = ""
+    # Sentence spans (document offsets) inside this passage, for answer extraction.
+    sentences: list[tuple[int, int]] = field(default_factory=list, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["sentences"]
+        return data
+
+
+@dataclass
+class Citation:
+    """`quote == document(doc_id).text[start:end]`, always."""
+
+    marker: int
+    doc_id: str
+    start: int
+    end: int
+    quote: str
+    title: str = ""
+    source: str = ""
+    published_at: str = ""
+    url: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AnswerSentence:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    supported: bool = True
+    support_score: float = 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "citations": [c.marker for c in self.citations],
+            "supported": self.supported,
+            "support_score": round(self.support_score, 4),
+        }
+
+
+@dataclass
+class Answer:
+    question: str
+    text: str
+    refused: bool
+    citations: list[Citation]
+    passages: list[Passage]
+    mode: AnswerMode = "extractive"
+    sentences: list[AnswerSentence] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    # Why a generative answer fell back to extraction, or None.
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "text": self.text,
+            "refused": self.refused,
+            "mode": self.mode,
+            "reason": self.reason,
+            "citations": [c.to_dict() for c in self.citations],
+            "sentences": [s.to_dict() for s in self.sentences],
+            "passages": [p.to_dict() for p in self.passages],
+            "timings": {k: round(v, 2) for k, v in self.timings.items()},
+        }
+
+
+@dataclass
+class IngestReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    # Files looked at; every one ends up indexed (added/updated/unchanged) or failed.
+    seen: int = 0
+    indexed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["failed"] = [{"path": p, "reason": r} for p, r in self.failed]
+        return data
+
+
+def as_path(value: str | Path) -> Path:
+    return value if isinstance(value, Path) else Path(value)

@@ -1,0 +1,27 @@
+"""Checks on what users type, before any work is done."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from rag.config import MAX_QUESTION_CHARS
+from rag.errors import InvalidQuestionError
+
+
+def validate_question(question: object) -> str:
+    if not isinstance(question, str):
+        raise InvalidQuestionError("the question must be text")
+    if not question.strip():
+        raise InvalidQuestionError("the question is empty")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise InvalidQuestionError(
+            f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
+        )
+    for char in question:
+        if char in "\t\n\r":
+            continue
+        if unicodedata.category(char) in {"Cc", "Cf"}:
+            raise InvalidQuestionError(
+                f"the question contains a control character (U+{ord(char):04X})"
+            )
+    return " ".join(question.split())

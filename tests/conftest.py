@@ -1,0 +1,43 @@
+"""Shared fixtures: one real embedding model per session, a fresh data directory per test."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from rag import Assistant, Settings
+from rag.embeddings import MiniLMEmbedder
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+SEED = CORPUS / "000_4289d46f5f19964e.txt"
+MULTIHOP = REPO.parent / "shared" / "bench" / "multihop-rag"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> MiniLMEmbedder:
+    return MiniLMEmbedder()
+
+
+@pytest.fixture
+def make_assistant(tmp_path: Path, embedder: MiniLMEmbedder) -> Iterator[Callable[..., Assistant]]:
+    def make(home: Path | None = None, **settings: object) -> Assistant:
+        home = home or tmp_path / "home"
+        return Assistant(home=home, settings=Settings(**settings),  # type: ignore[arg-type]
+                         embedder=embedder)
+
+    yield make
+
+
+@pytest.fixture(scope="session")
+def seed_assistant(tmp_path_factory: pytest.TempPathFactory, embedder: MiniLMEmbedder
+                   ) -> Assistant:
+    home = tmp_path_factory.mktemp("seed-home")
+    corpus = tmp_path_factory.mktemp("seed-corpus")
+    shutil.copy(SEED, corpus / SEED.name)
+    assistant = Assistant(home=home, embedder=embedder)
+    assistant.ingest(corpus)
+    return assistant

@@ -1,0 +1,58 @@
+"""The `rag` command as a user runs it: a real process, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import SEED
+
+
+def rag(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "RAG_HOME": str(home)}
+    env.pop("OPENAI_API_KEY", None)
+    env.pop("OPENAI_BASE_URL", None)
+    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True,
+                          text=True, env=env, timeout=120)
+
+
+def test_ingest_ask_stats(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    ingest = rag(home, "ingest", str(SEED))
+    assert ingest.returncode == 0, ingest.stderr
+    assert "1 documents added" in ingest.stdout
+
+    ask = rag(home, "ask", "Why did the peacekeepers leave?", "--json", "-k", "4")
+    assert ask.returncode == 0, ask.stderr
+    answer = json.loads(ask.stdout)
+    assert not answer["refused"] and answer["citations"]
+    text = SEED.read_text(encoding="utf-8")
+    for citation in answer["citations"]:
+        assert text[citation["start"] : citation["end"]] == citation["quote"]
+
+    readable = rag(home, "ask", "Why did the peacekeepers leave?")
+    assert "[1]" in readable.stdout and "Sources:" in readable.stdout
+
+    stats = json.loads(rag(home, "stats", "--json").stdout)
+    assert stats["documents"] == 1 and stats["chunks"] > 0
+    assert stats["embedding_model"] == "all-MiniLM-L6-v2-onnx-int8"
+
+
+def test_bad_question_exits_2(tmp_path: Path) -> None:
+    result = rag(tmp_path, "ask", "   ")
+    assert result.returncode == 2
+    assert "empty" in result.stderr
+
+
+def test_failed_files_exit_nonzero_and_are_listed(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "good.txt").write_text("The bridge reopened on Monday.", encoding="utf-8")
+    (corpus / "bad.jsonl").write_text("{broken\n", encoding="utf-8")
+    result = rag(tmp_path / "home", "ingest", str(corpus))
+    assert result.returncode == 1
+    assert "bad.jsonl" in result.stderr and "invalid JSON" in result.stderr
+    assert "1 documents added" in result.stdout

@@ -1,0 +1,144 @@
+"""The offline core end to end: ingest into a real Chroma, answer with exact citations."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag import (
+    Answer,
+    Assistant,
+    DocumentNotFoundError,
+    IngestLockedError,
+    InvalidArgumentError,
+    InvalidQuestionError,
+)
+from rag.ingest import writer_lock
+from tests.conftest import SEED
+
+
+def assert_citations_exact(assistant: Assistant, answer: Answer) -> None:
+    for citation in answer.citations:
+        document = assistant.document(citation.doc_id)
+        assert document.text[citation.start : citation.end] == citation.quote
+    for passage in answer.passages:
+        document = assistant.document(passage.doc_id)
+        assert document.text[passage.start : passage.end] == passage.text
+
+
+def test_demo_question_is_answered_with_exact_citations(seed_assistant: Assistant) -> None:
+    answer = seed_assistant.ask("Why did the peacekeepers leave?")
+    assert not answer.refused
+    assert answer.mode == "extractive"
+    assert "100,000" in answer.text
+    assert answer.citations
+    assert_citations_exact(seed_assistant, answer)
+    markers = [c.marker for c in answer.citations]
+    assert markers == list(range(1, len(markers) + 1))
+    for marker in markers:
+        assert f"[{marker}]" in answer.text
+
+
+def test_unanswerable_question_is_refused_with_closest_passages(seed_assistant: Assistant) -> None:
+    answer = seed_assistant.ask("What did China say about the withdrawal?")
+    assert answer.refused
+    assert answer.text.startswith("The sources don't say")
+    assert answer.citations == []
+    assert answer.passages
+
+
+def test_document_and_stats(seed_assistant: Assistant) -> None:
+    stats = seed_assistant.stats()
+    assert stats["documents"] == 1
+    assert stats["chunks"] >= 3
+    (row,) = seed_assistant.documents()
+    document = seed_assistant.document(row["doc_id"])
+    assert document.text == SEED.read_text(encoding="utf-8")
+    assert document.title == "" and document.source == ""
+    with pytest.raises(DocumentNotFoundError):
+        seed_assistant.document("nope")
+
+
+def test_answer_to_dict_round_trips_citations(seed_assistant: Assistant) -> None:
+    answer = seed_assistant.ask("How many Armenians left Nagorno-Karabakh?")
+    data = answer.to_dict()
+    assert data["refused"] is False
+    assert data["citations"][0]["quote"] == answer.citations[0].quote
+    assert {"retrieve_ms", "answer_ms", "total_ms"} <= set(data["timings"])
+
+
+@pytest.mark.parametrize("question", ["", "   \n", "x" * 2001, "why\x00 did", "bad\x1b[31m"])
+def test_invalid_questions_raise_typed_error(seed_assistant: Assistant, question: str) -> None:
+    with pytest.raises(InvalidQuestionError):
+        seed_assistant.ask(question)
+
+
+@pytest.mark.parametrize("k", [0, -1, 51, 2.5, True])
+def test_k_out_of_bounds(seed_assistant: Assistant, k: object) -> None:
+    with pytest.raises(InvalidArgumentError):
+        seed_assistant.ask("Why did the peacekeepers leave?", k=k)  # type: ignore[arg-type]
+
+
+def test_unknown_filter_is_refused(seed_assistant: Assistant) -> None:
+    with pytest.raises(InvalidArgumentError):
+        seed_assistant.retrieve("peacekeepers", filters={"author": "x"})
+
+
+def test_incremental_reingest_edit_and_delete(make_assistant, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(SEED, corpus / "seed.txt")
+    (corpus / "other.md").write_text(
+        "---\ntitle: Harbour news\nsource: Port Gazette\npublished_at: 2024-05-02\n---\n"
+        "The harbour master said 42 ships docked on Tuesday.\n", encoding="utf-8")
+    assistant = make_assistant()
+    first = assistant.ingest(corpus)
+    assert len(first.added) == 2 and first.failed == [] and first.seen == 2
+
+    again = assistant.ingest(corpus)
+    assert again.added == [] and again.updated == [] and len(again.unchanged) == 2
+    assert again.chunks == 0  # nothing embedded
+
+    (corpus / "other.md").write_text(
+        "---\ntitle: Harbour news\nsource: Port Gazette\npublished_at: 2024-05-02\n---\n"
+        "The harbour master said 57 ships docked on Wednesday.\n", encoding="utf-8")
+    edited = assistant.ingest(corpus)
+    assert len(edited.updated) == 1 and len(edited.unchanged) == 1
+    answer = assistant.ask("How many ships docked?")
+    assert "57" in answer.text and "42" not in answer.text
+    chunk_texts = [c.text for c in assistant.store.all_chunks()]
+    assert not any("42 ships" in t for t in chunk_texts)
+
+    (corpus / "other.md").unlink()
+    removed = assistant.ingest(corpus)
+    assert len(removed.removed) == 1
+    assert assistant.stats()["documents"] == 1
+    assert not any("ships" in c.text for c in assistant.store.all_chunks())
+
+
+def test_markdown_metadata_reaches_citations(make_assistant, tmp_path: Path) -> None:
+    (tmp_path / "a.md").write_text(
+        "---\ntitle: Harbour news\nsource: Port Gazette\npublished_at: 2024-05-02\n"
+        "url: https://example.org/h\n---\nThe harbour master said 42 ships docked on Tuesday.\n",
+        encoding="utf-8")
+    assistant = make_assistant()
+    assistant.ingest(tmp_path / "a.md")
+    answer = assistant.ask("How many ships docked at the harbour?")
+    assert not answer.refused
+    citation = answer.citations[0]
+    assert (citation.title, citation.source, citation.url) == (
+        "Harbour news", "Port Gazette", "https://example.org/h")
+    assert citation.published_at.startswith("2024-05-02")
+
+
+def test_second_writer_fails_fast(make_assistant, tmp_path: Path) -> None:
+    assistant = make_assistant()
+    with writer_lock(assistant.settings.home), pytest.raises(IngestLockedError):
+        assistant.ingest(SEED)
+
+
+def test_missing_path_is_reported_not_raised(make_assistant, tmp_path: Path) -> None:
+    report = make_assistant().ingest(tmp_path / "nowhere")
+    assert report.failed and report.seen == 1

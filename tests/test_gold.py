@@ -1,0 +1,33 @@
+"""The seed gold set, offline through the real model and Chroma, against evals/thresholds.toml."""
+
+from __future__ import annotations
+
+import tomllib
+
+from rag import Assistant
+from rag.gold import judge, load_gold
+from tests.conftest import REPO
+
+
+def test_seed_gold_set_meets_thresholds(seed_assistant: Assistant) -> None:
+    cases = load_gold(REPO / "evals" / "gold" / "seed.jsonl")
+    limits = tomllib.loads((REPO / "evals" / "thresholds.toml").read_text())["seed"]
+    texts = {row["doc_id"]: seed_assistant.document(row["doc_id"]).text
+             for row in seed_assistant.documents()}
+    answerable = [c for c in cases if c.answerable]
+    unanswerable = [c for c in cases if not c.answerable]
+    assert len(answerable) >= 20 and len(unanswerable) >= 8
+    correct = refused = exact = citations = 0
+    for case in cases:
+        answer = seed_assistant.ask(case.question)
+        verdict = judge(case, answer, texts)
+        if case.answerable:
+            correct += verdict.correct
+        else:
+            refused += verdict.correct
+        for citation in answer.citations:
+            citations += 1
+            exact += texts[citation.doc_id][citation.start : citation.end] == citation.quote
+    assert correct / len(answerable) >= limits["answerable_accuracy"]
+    assert refused / len(unanswerable) >= limits["refusal_accuracy"]
+    assert citations and exact / citations >= limits["quote_exactness"]

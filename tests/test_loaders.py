@@ -1,0 +1,118 @@
+"""Every supported format loads to exact text; broken files fail alone with a reason."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rag.errors import LoaderError
+from rag.loaders import INVISIBLE_CHARS, decode, load_file
+
+LIMIT = 10 * 1024 * 1024
+
+
+def test_txt_is_kept_byte_for_byte(tmp_path: Path) -> None:
+    text = "“Quoted,” he said.\r\nSecond line — with dash.\n"
+    (tmp_path / "a.txt").write_bytes(text.encode("utf-8"))
+    (document,) = load_file(tmp_path / "a.txt", max_bytes=LIMIT)
+    assert document.text == text
+    assert document.title == "" and document.source == ""
+
+
+def test_markdown_front_matter(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text("---\ntitle: T\nsource: S\nauthor: A\ndate: 2024-04-18\n---\nBody text.\n",
+                    encoding="utf-8")
+    (document,) = load_file(path, max_bytes=LIMIT)
+    assert (document.title, document.source, document.author) == ("T", "S", "A")
+    assert document.published_at == "2024-04-18"
+    assert document.text == "Body text.\n"
+
+
+def test_html_readable_text_and_title(tmp_path: Path) -> None:
+    path = tmp_path / "a.html"
+    path.write_text("<html><head><title>The  Title</title><style>p{}</style></head><body>"
+                    "<script>alert(1)</script><p>First &amp; para.</p><div>Second<br>line"
+                    "</div></body></html>", encoding="utf-8")
+    (document,) = load_file(path, max_bytes=LIMIT)
+    assert document.title == "The Title"
+    assert document.text == "First & para.\nSecond\nline"
+    assert "alert" not in document.text
+
+
+def test_jsonl_records_like_multihop(tmp_path: Path) -> None:
+    rows = [{"title": "A", "source": "The Verge", "author": "X",
+             "published_at": "2023-11-24T15:42:21+00:00", "category": "tech",
+             "url": "https://e.org/a", "body": "One.\nTwo."},
+            {"title": "B", "source": "Wired", "url": "https://e.org/b", "text": "Three."}]
+    path = tmp_path / "a.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    documents = load_file(path, max_bytes=LIMIT)
+    assert [d.title for d in documents] == ["A", "B"]
+    assert documents[0].text == "One.\nTwo." and documents[0].category == "tech"
+    assert documents[0].doc_id != documents[1].doc_id
+    again = load_file(path, max_bytes=LIMIT)
+    assert [d.doc_id for d in again] == [d.doc_id for d in documents]
+
+
+def test_json_array(tmp_path: Path) -> None:
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps([{"title": "A", "body": "x"}, {"title": "B", "body": "y"}]),
+                    encoding="utf-8")
+    assert len(load_file(path, max_bytes=LIMIT)) == 2
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    ("empty.txt", b"", "empty"),
+    ("bin.txt", b"\x00\x01\x02binary", "binary"),
+    ("bad.jsonl", b'{"body": "ok"}\n{not json\n', "line 2"),
+    ("bad.json", b'{"body": ', "invalid JSON"),
+    ("nobody.json", b'{"title": "x"}', "body"),
+    ("x.pdf", b"%PDF-1.4", "unsupported"),
+    ("empty.html", b"<html><script>x</script></html>", "no readable text"),
+])
+def test_broken_files_raise_loader_error(tmp_path: Path, name: str, content: bytes,
+                                         reason: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(LoaderError, match=reason):
+        load_file(path, max_bytes=LIMIT)
+
+
+def test_size_limit(tmp_path: Path) -> None:
+    path = tmp_path / "big.txt"
+    path.write_text("word " * 1000, encoding="utf-8")
+    with pytest.raises(LoaderError, match="limit"):
+        load_file(path, max_bytes=100)
+
+
+def test_encodings() -> None:
+    text = "Ереван — “quoted” café"
+    assert decode(codecs.BOM_UTF8 + text.encode("utf-8")) == text
+    assert decode(codecs.BOM_UTF16_LE + text.encode("utf-16-le")) == text
+    assert decode(codecs.BOM_UTF16_BE + text.encode("utf-16-be")) == text
+    latin = "Le café était fermé à Genève, dit-il, près de la gare.".encode("cp1252")
+    assert decode(latin) == "Le café était fermé à Genève, dit-il, près de la gare."
+
+
+def test_invisible_characters_are_removed(tmp_path: Path) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text("ig\u200bnore\u202e previous\u2066 text", encoding="utf-8")
+    (document,) = load_file(path, max_bytes=LIMIT)
+    assert document.text == "ignore previous text"
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.text(min_size=1, max_size=300))
+def test_any_unicode_text_round_trips(text: str) -> None:
+    data = text.encode("utf-8")
+    if b"\x00" in data:
+        with pytest.raises(LoaderError):
+            decode(data)
+        return
+    assert INVISIBLE_CHARS.sub("", decode(data)) == INVISIBLE_CHARS.sub("", text)
