@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rag.config import Settings
 from rag.embeddings import Embedder, get_embedder
-from rag.extractive import REFUSAL, ExtractiveAnswerer
+from rag import followup
+from rag.chain import AnswerChain
+from rag.extractive import ExtractiveAnswerer
+from rag.generation import get_generator
 from rag.ingest import Ingestor, Progress, writer_lock
 from rag.retrieval import DenseRetriever, check_k
 from rag.schema import Answer, Document, IngestReport, Passage
@@ -35,6 +38,8 @@ class Assistant:
                            dimension=self.embedder.dimension)
         self.retriever = DenseRetriever(self.store, self.embedder)
         self.answerer = ExtractiveAnswerer(self.embedder)
+        self.generator = get_generator(settings)
+        self.chain = AnswerChain(settings, self.embedder, self.answerer, self.generator)
         self._write_lock = threading.Lock()
 
     # -- corpus ---------------------------------------------------------------
@@ -107,19 +112,57 @@ class Assistant:
         return self.retriever.retrieve(question, k, filters)
 
     def ask(self, question: str, *, k: int | None = None,
-            filters: Mapping[str, Any] | None = None) -> Answer:
+            filters: Mapping[str, Any] | None = None, use_llm: bool = True) -> Answer:
+        final: Answer | None = None
+        for event in self.ask_stream(question, k=k, filters=filters, use_llm=use_llm):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    def ask_stream(self, question: str, *, k: int | None = None,
+                   filters: Mapping[str, Any] | None = None, use_llm: bool = True,
+                   extra_passages: Sequence[Passage] = ()) -> Iterator[str | Answer]:
+        """Yield text deltas, then the verified `Answer` (whose text is authoritative:
+        deltas of a generation that fails half-way are replaced by the fallback)."""
         started = time.perf_counter()
         passages = self.retrieve(question, k=k, filters=filters)
+        seen = {p.chunk_id for p in passages}
+        passages += [p for p in extra_passages if p.chunk_id not in seen]
         retrieved = time.perf_counter()
-        text, citations, refused = self.answerer.answer(question, passages)
-        done = time.perf_counter()
-        if refused:
-            text = f"{REFUSAL} The closest passages are listed below." if passages else (
-                f"{REFUSAL} Nothing is indexed that matches the question.")
-        return Answer(
-            question=question, text=text, refused=refused, citations=citations,
-            passages=passages, mode="extractive",
-            timings={"retrieve_ms": (retrieved - started) * 1000,
-                     "answer_ms": (done - retrieved) * 1000,
-                     "total_ms": (done - started) * 1000},
-        )
+        for event in self.chain.stream(question, passages, use_llm=use_llm):
+            if isinstance(event, Answer):
+                event.timings["retrieve_ms"] = (retrieved - started) * 1000
+                event.timings["total_ms"] = (time.perf_counter() - started) * 1000
+            yield event
+
+    def chat(self, question: str, history: Sequence[Mapping[str, Any] | Answer] = (), *,
+             k: int | None = None, filters: Mapping[str, Any] | None = None,
+             use_llm: bool = True) -> Answer:
+        """Answer a follow-up in the context of `history` (chat messages as
+        {"role", "content"} dicts, and/or earlier `Answer`s, oldest first)."""
+        final: Answer | None = None
+        for event in self.chat_stream(question, history, k=k, filters=filters,
+                                      use_llm=use_llm):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    def chat_stream(self, question: str, history: Sequence[Mapping[str, Any] | Answer] = (),
+                    *, k: int | None = None, filters: Mapping[str, Any] | None = None,
+                    use_llm: bool = True) -> Iterator[str | Answer]:
+        question = validate_question(question)
+        messages = followup.as_messages(history)
+        standalone = question
+        if messages:
+            standalone = followup.rewrite(question, messages,
+                                          self.generator if use_llm else None,
+                                          self.settings.prompts_dir)
+        previous = followup.previous_passages(history)
+        for event in self.ask_stream(standalone, k=k, filters=filters, use_llm=use_llm,
+                                     extra_passages=previous):
+            if isinstance(event, Answer) and standalone != question:
+                event.timings.setdefault("rewritten", 1.0)
+                event.question = standalone
+            yield event

@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--after", help="only articles published on or after YYYY-MM-DD")
     ask.add_argument("--before", help="only articles published on or before YYYY-MM-DD")
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--no-llm", action="store_true",
+                     help="answer extractively even when an LLM is configured")
+
+    chat = commands.add_parser("chat", help="a conversation in the terminal, with follow-ups")
+    chat.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
+    chat.add_argument("--no-llm", action="store_true")
 
     stats = commands.add_parser("stats", help="documents, chunks, data directory, model")
     stats.add_argument("--json", action="store_true")
@@ -87,12 +93,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             filters["published_after"] = args.after
         if args.before:
             filters["published_before"] = args.before
-        answer = assistant.ask(args.question, k=args.k, filters=filters or None)
+        answer = assistant.ask(args.question, k=args.k, filters=filters or None,
+                               use_llm=not args.no_llm)
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         else:
             print(format_answer(answer))
         return EXIT_OK
+    if args.command == "chat":
+        return _chat(assistant, args)
     if args.command == "stats":
         stats = assistant.stats()
         if args.json:
@@ -136,6 +145,26 @@ def _ingest(assistant: Any, args: argparse.Namespace) -> int:
         for path, reason in report.failed:
             print(f"  failed: {path}: {reason}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _chat(assistant: Any, args: argparse.Namespace) -> int:
+    history: list[Any] = []
+    print("Ask about the indexed articles; an empty line or Ctrl-D ends the conversation.")
+    while True:
+        try:
+            question = input("\n? ").strip()
+        except EOFError:
+            print()
+            return EXIT_OK
+        if not question:
+            return EXIT_OK
+        try:
+            answer = assistant.chat(question, history, k=args.k, use_llm=not args.no_llm)
+        except (InvalidQuestionError, InvalidArgumentError) as exc:
+            print(f"rag: {exc}", file=sys.stderr)
+            continue
+        print(format_answer(answer))
+        history.append(answer)
 
 
 def _progress_bar(label: str) -> Any:

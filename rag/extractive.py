@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from rag.embeddings import Embedder
+from rag.prompts import REFUSAL
 from rag.schema import Citation, Passage
 
-REFUSAL = "The sources don't say."
 # Calibrated by `python evals/calibrate.py` on evals/gold/seed.jsonl: the threshold with
 # the best balanced accuracy between answering the answerable and refusing the rest.
 REFUSAL_THRESHOLD = 0.42
@@ -78,7 +78,10 @@ TYPE_PATTERNS: dict[str, re.Pattern[str]] = {
 
 
 def answer_type(question: str) -> str:
-    q = question.strip().lower()
+    # A follow-up rewritten offline carries the previous question in parentheses; the
+    # kind of answer wanted is the follow-up's own.
+    q = question.split(" (", 1)[0].strip().lower()
+    q = re.sub(r"^(and|but|so|also)\s+", "", q)
     if q.startswith("why") or " why " in q or "reason" in q:
         return "why"
     if re.match(r"(how (many|much|long|large|big|old|far)|what (number|percentage|share))", q):

@@ -1,0 +1,109 @@
+"""The answer chain: retrieved passages → answer, extractive or generated and verified.
+
+Generation is optional and never trusted: a generated answer is sanitised, its markers
+parsed and mapped to exact spans, each sentence checked against what it cites, and
+unsupported sentences removed (or kept and marked). Any failure of the endpoint — or a
+reply with nothing verifiable left — ends in the extractive answer, labelled
+`extractive-fallback` with the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+
+from rag.citations import cite_and_verify, compose, parse_markers, sanitise
+from rag.config import Settings
+from rag.embeddings import Embedder
+from rag.errors import GenerationError
+from rag.extractive import REFUSAL, ExtractiveAnswerer
+from rag.generation import Generator
+from rag.prompts import answer_messages
+from rag.schema import Answer, AnswerSentence, Passage
+
+ChainEvent = str | Answer
+
+
+class AnswerChain:
+    def __init__(self, settings: Settings, embedder: Embedder, answerer: ExtractiveAnswerer,
+                 generator: Generator | None) -> None:
+        self.settings = settings
+        self.embedder = embedder
+        self.answerer = answerer
+        self.generator = generator
+
+    def answer(self, question: str, passages: Sequence[Passage], *, use_llm: bool = True
+               ) -> Answer:
+        final: Answer | None = None
+        for event in self.stream(question, passages, use_llm=use_llm):
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None
+        return final
+
+    def stream(self, question: str, passages: Sequence[Passage], *, use_llm: bool = True
+               ) -> Iterator[ChainEvent]:
+        """Text deltas as they are produced, then the verified `Answer`. Deltas of a
+        generation that fails or is cut are provisional: the final Answer replaces them."""
+        started = time.perf_counter()
+        if self.generator is None or not use_llm or not passages:
+            answer = self.extractive(question, passages)
+            yield answer.text
+            yield self._timed(answer, started)
+            return
+        messages = answer_messages(question, passages, self.settings.prompts_dir)
+        pieces: list[str] = []
+        try:
+            for delta in self.generator.stream(messages):
+                pieces.append(delta)
+                yield delta
+        except GenerationError as exc:
+            answer = self.extractive(question, passages)
+            answer.mode, answer.reason = "extractive-fallback", exc.reason
+            yield self._timed(answer, started)
+            return
+        generated = time.perf_counter()
+        answer = self.verify(question, "".join(pieces), passages)
+        answer.timings["generate_ms"] = (generated - started) * 1000
+        answer.timings["verify_ms"] = (time.perf_counter() - generated) * 1000
+        yield self._timed(answer, started)
+
+    def verify(self, question: str, reply: str, passages: Sequence[Passage]) -> Answer:
+        text = sanitise(reply)
+        if _is_refusal(text):
+            return self._refusal(question, passages, mode="generative")
+        sentences = cite_and_verify(parse_markers(text, len(passages)), passages, self.embedder)
+        shown, citations = compose(sentences, keep_unsupported=self.settings.keep_unsupported)
+        if not any(s.supported for s in sentences):
+            answer = self.extractive(question, passages)
+            answer.mode = "extractive-fallback"
+            answer.reason = "no sentence of the generated answer was supported by its sources"
+            answer.sentences = sentences + answer.sentences
+            return answer
+        return Answer(question=question, text=shown, refused=False, citations=citations,
+                      passages=list(passages), mode="generative", sentences=sentences)
+
+    def extractive(self, question: str, passages: Sequence[Passage]) -> Answer:
+        text, citations, refused = self.answerer.answer(question, passages)
+        if refused:
+            return self._refusal(question, passages, mode="extractive")
+        sentences = [AnswerSentence(c.quote, [c], True, 1.0) for c in citations]
+        return Answer(question=question, text=text, refused=False, citations=citations,
+                      passages=list(passages), mode="extractive", sentences=sentences)
+
+    @staticmethod
+    def _refusal(question: str, passages: Sequence[Passage], *, mode: str) -> Answer:
+        text = (f"{REFUSAL} The closest passages are listed below." if passages
+                else f"{REFUSAL} Nothing indexed matches the question.")
+        return Answer(question=question, text=text, refused=True, citations=[],
+                      passages=list(passages), mode=mode)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _timed(answer: Answer, started: float) -> Answer:
+        answer.timings["answer_ms"] = (time.perf_counter() - started) * 1000
+        return answer
+
+
+def _is_refusal(text: str) -> bool:
+    normalised = " ".join(text.replace("’", "'").split()).lower()
+    return normalised.startswith(REFUSAL.lower().rstrip(".")) or not normalised

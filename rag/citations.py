@@ -1,0 +1,130 @@
+"""From a generated answer to verified, exactly-cited sentences.
+
+Deterministic code, not the model, decides what a citation points at: `[n]` markers are
+parsed, markers naming no source are dropped, and each cited passage is narrowed to the
+sentence span that best supports the answer sentence, so `quote ==
+document.text[start:end]` holds for generated answers too. Every sentence is then
+checked with the offline support checker.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.chunking import sentence_spans
+from rag.embeddings import Embedder
+from rag.loaders import INVISIBLE_CHARS
+from rag.schema import AnswerSentence, Citation, Passage
+from rag.support import check_support
+
+_MARKER_GROUP = r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+"
+_MARKERS_AFTER_STOP = re.compile(rf"([.!?][\"”’)]*)({_MARKER_GROUP})")
+_MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\((?:https?:|mailto:|data:|javascript:)[^)]*\)", re.I)
+_URL = re.compile(r"\b(?:https?|ftp)://\S+", re.I)
+_HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+
+
+def sanitise(text: str) -> str:
+    """Strip what a model's output must never carry into the answer: images and links
+    (they can exfiltrate the question), raw HTML and invisible control characters."""
+    text = INVISIBLE_CHARS.sub("", text)
+    text = _IMAGE.sub("", text)
+    text = _LINK.sub(r"\1", text)
+    text = _URL.sub("", text)
+    text = _HTML_TAG.sub("", text)
+    return text.strip()
+
+
+@dataclass(frozen=True)
+class DraftSentence:
+    text: str
+    markers: tuple[int, ...]
+
+
+def parse_markers(answer: str, source_count: int) -> list[DraftSentence]:
+    """Sentences of a generated answer with the source numbers each one cites; markers
+    outside 1..source_count are dropped."""
+    # "… Karabakh. [1]" → "… Karabakh [1]." so the marker stays with its sentence.
+    normalised = _MARKERS_AFTER_STOP.sub(lambda m: f"{m.group(2)}{m.group(1)}", answer)
+    drafts = []
+    for start, end in sentence_spans(normalised):
+        raw = normalised[start:end]
+        markers: list[int] = []
+        for group in _MARKER.findall(raw):
+            for number in re.split(r"\s*,\s*", group):
+                value = int(number)
+                if 1 <= value <= source_count and value not in markers:
+                    markers.append(value)
+        text = " ".join(_MARKER.sub("", raw).split())
+        text = re.sub(r"\s+([.,;:!?])", r"\1", text)
+        if any(ch.isalnum() for ch in text):
+            drafts.append(DraftSentence(text, tuple(markers)))
+    return drafts
+
+
+def cite_and_verify(
+    drafts: Sequence[DraftSentence], passages: Sequence[Passage], embedder: Embedder
+) -> list[AnswerSentence]:
+    """Map each sentence's markers to exact spans and check its support."""
+    sentences: list[AnswerSentence] = []
+    next_marker = 1
+    for draft in drafts:
+        citations: list[Citation] = []
+        for number in draft.markers:
+            passage = passages[number - 1]
+            verdict = check_support(draft.text, [passage.text], embedder=embedder)
+            start, end = _evidence_span(passage, verdict.evidence_start, verdict.evidence_end)
+            citations.append(Citation(
+                marker=next_marker, doc_id=passage.doc_id, start=start, end=end,
+                quote=passage.text[start - passage.start : end - passage.start],
+                title=passage.title, source=passage.source,
+                published_at=passage.published_at, url=passage.url,
+            ))
+            next_marker += 1
+        if citations:
+            verdict = check_support(draft.text, [c.quote for c in citations], embedder=embedder)
+            supported, score = verdict.supported, verdict.score
+        else:
+            supported, score = False, 0.0
+        sentences.append(AnswerSentence(draft.text, citations, supported, score))
+    return sentences
+
+
+def _evidence_span(passage: Passage, start: int, end: int) -> tuple[int, int]:
+    """Document offsets of the evidence, widened to whole stored sentences when the
+    checker's span falls inside one, or the whole passage when it found none."""
+    if end <= start:
+        return passage.start, passage.end
+    doc_start, doc_end = passage.start + start, passage.start + end
+    for s, e in passage.sentences:
+        if s <= doc_start < e:
+            doc_start = s
+        if s < doc_end <= e:
+            doc_end = e
+    return doc_start, doc_end
+
+
+def compose(sentences: Sequence[AnswerSentence], *, keep_unsupported: bool
+            ) -> tuple[str, list[Citation]]:
+    """Answer text with renumbered markers and the citations it uses."""
+    parts: list[str] = []
+    citations: list[Citation] = []
+    for sentence in sentences:
+        if not sentence.supported and not keep_unsupported:
+            for citation in sentence.citations:
+                citation.marker = 0  # cited by nothing shown
+            continue
+        renumbered = []
+        for citation in sentence.citations:
+            citation.marker = len(citations) + 1
+            citations.append(citation)
+            renumbered.append(f"[{citation.marker}]")
+        text = sentence.text
+        if not sentence.supported:
+            text = f"(unsupported) {text}"
+        parts.append(f"{text} {''.join(renumbered)}".rstrip())
+    return " ".join(parts), citations

