@@ -13,10 +13,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.config import Settings
-from rag.embeddings import Embedder, get_embedder
 from rag import followup
 from rag.chain import AnswerChain
+from rag.config import Settings
+from rag.embeddings import Embedder, get_embedder
 from rag.extractive import ExtractiveAnswerer
 from rag.generation import get_generator
 from rag.ingest import Ingestor, Progress, writer_lock
