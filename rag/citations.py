@@ -126,5 +126,10 @@ def compose(sentences: Sequence[AnswerSentence], *, keep_unsupported: bool
         text = sentence.text
         if not sentence.supported:
             text = f"(unsupported) {text}"
-        parts.append(f"{text} {''.join(renumbered)}".rstrip())
+        markers = "".join(renumbered)
+        if markers and text[-1:] in ".!?":
+            text = f"{text[:-1]} {markers}{text[-1]}"
+        elif markers:
+            text = f"{text} {markers}"
+        parts.append(text)
     return " ".join(parts), citations

@@ -42,6 +42,13 @@ class Settings:
     keep_unsupported: bool = False
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
 
+    def __post_init__(self) -> None:
+        # Accept plain strings for paths, as people naturally pass them.
+        for name in ("home", "prompts_dir"):
+            value = getattr(self, name)
+            if not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -83,8 +90,6 @@ class Settings:
         if env.get("RAG_PROMPTS_DIR"):
             values["prompts_dir"] = Path(env["RAG_PROMPTS_DIR"])
         values.update({k: v for k, v in overrides.items() if v is not None})
-        if isinstance(values.get("home"), str):
-            values["home"] = Path(values["home"])
         return cls(**values)
 
 
