@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rag.config import Settings
+from rag.config import PACKAGE_ROOT, Settings
 from rag.errors import (
     ConfigError,
     InvalidArgumentError,
@@ -18,6 +18,7 @@ from rag.errors import (
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EVALS = PACKAGE_ROOT / "evals"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,6 +57,21 @@ def _parser() -> argparse.ArgumentParser:
     delete.add_argument("doc_id")
 
     commands.add_parser("reindex", help="rebuild all chunks from the stored documents")
+
+    evaluate = commands.add_parser(
+        "eval", help="score answers on a gold set; write metrics.json, results.jsonl, report.html")
+    evaluate.add_argument("--dataset", type=Path, default=EVALS / "gold" / "seed.jsonl",
+                          help="gold questions, JSON lines (default: evals/gold/seed.jsonl)")
+    evaluate.add_argument("--out", type=Path, default=None,
+                          help="output folder (default: evals/runs/<timestamp>)")
+    evaluate.add_argument("--baseline", type=Path,
+                          default=EVALS / "results" / "baseline" / "metrics.json",
+                          help="metrics.json to compare with (default: the committed baseline)")
+    evaluate.add_argument("--thresholds", type=Path, default=EVALS / "thresholds.toml",
+                          help="minimums, in the section named after the dataset's file stem")
+    evaluate.add_argument("--corpus", type=Path, default=PACKAGE_ROOT / "corpus",
+                          help="ingested first when nothing is indexed (default: corpus/)")
+    evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -102,6 +118,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     if args.command == "chat":
         return _chat(assistant, args)
+    if args.command == "eval":
+        return _eval(assistant, args)
     if args.command == "stats":
         stats = assistant.stats()
         if args.json:
@@ -165,6 +183,34 @@ def _chat(assistant: Any, args: argparse.Namespace) -> int:
             continue
         print(format_answer(answer))
         history.append(answer)
+
+
+def _eval(assistant: Any, args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from rag.evaluation import run_eval
+
+    if not args.dataset.is_file():
+        print(f"rag: no gold set at {args.dataset}", file=sys.stderr)
+        return EXIT_USAGE
+    if not assistant.stats()["documents"]:
+        report = assistant.ingest(args.corpus, progress=_progress_bar("ingest"))
+        if not report.ok:
+            for path, reason in report.failed:
+                print(f"  failed: {path}: {reason}", file=sys.stderr)
+            return EXIT_FAILED
+    out = args.out or EVALS / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    result = run_eval(assistant, args.dataset, out, args.baseline, args.thresholds,
+                      progress=not args.no_progress)
+    for name in ("answerable_accuracy", "refusal_accuracy", "citation_recall",
+                 "citation_precision", "faithfulness", "quote_exactness", "hit_at_5", "mrr",
+                 "latency_p50_ms", "latency_p95_ms"):
+        value = result.metrics.get(name)
+        print(f"{name:>22}: {'n/a' if value is None else round(value, 4)}")
+    for failure in result.failures:
+        print(f"FAIL {failure}", file=sys.stderr)
+    print(f"report: {out / 'report.html'}")
+    return EXIT_OK if result.ok else EXIT_FAILED
 
 
 def _progress_bar(label: str) -> Any:
