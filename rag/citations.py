@@ -86,7 +86,9 @@ def cite_and_verify(
             ))
             next_marker += 1
         if citations:
-            verdict = check_support(draft.text, [c.quote for c in citations], embedder=embedder)
+            # Together, as one passage: a sentence may combine facts from two sources.
+            combined = "\n".join(c.quote for c in citations)
+            verdict = check_support(draft.text, [combined], embedder=embedder)
             supported, score = verdict.supported, verdict.score
         else:
             supported, score = False, 0.0
