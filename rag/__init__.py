@@ -47,6 +47,7 @@ from rag.schema import (  # noqa: E402
     IngestReport,
     Passage,
 )
+from rag.support import SupportVerdict, check_support  # noqa: E402
 
 __all__ = [
     "Answer",
@@ -68,4 +69,6 @@ __all__ = [
     "RagError",
     "Settings",
     "StoreError",
+    "SupportVerdict",
+    "check_support",
 ]

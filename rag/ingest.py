@@ -5,6 +5,11 @@ beside the old version), then the document entry (the commit point), then the ol
 version's chunks are deleted. A crash anywhere leaves either the old version or the
 new one committed, plus orphan chunks that the next ingest sweeps. One writer at a
 time per data directory, enforced by an advisory lock.
+
+Each file succeeds or fails on its own: whatever goes wrong while reading, parsing or
+chunking one file is recorded in the report against that file, and the rest go on.
+Documents are only ever removed for a positive reason (their file is gone from the
+folder, or their record from the file), never because a file failed to load.
 """
 
 from __future__ import annotations
@@ -29,9 +34,13 @@ from rag.store import ManifestEntry, Store, chunk_metadata
 
 Progress = Callable[[int, int, str], None]
 
+BATCH_CHUNKS = 256
+
 
 @contextlib.contextmanager
 def writer_lock(home: Path) -> Iterator[None]:
+    """One writer per data directory, across processes. The kernel drops an flock when
+    its holder dies, so a killed ingest never leaves a stale lock behind."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / "ingest.lock"
     handle: TextIO = path.open("a+")
@@ -69,119 +78,191 @@ class Ingestor:
             return report
         self.store.sweep_orphans()
         manifest = self.store.manifest()
+        by_path: dict[str, list[ManifestEntry]] = {}
+        for entry in manifest.values():
+            by_path.setdefault(entry.path, []).append(entry)
         root = str(path.resolve())
         files = list(iter_files(path))
         present_paths: set[str] = set()
+        # Which file holds each document id this run: a document is never removed once a
+        # file has claimed it, and two files cannot silently overwrite one another.
+        claimed: dict[str, str] = {}
+        vanished: set[str] = set()
         batch = _Batch()
         for number, file in enumerate(files, start=1):
             if progress:
                 progress(number - 1, len(files), str(file))
             report.seen += 1
-            present_paths.add(str(file))
+            resolved = _resolved(file)
+            present_paths.add(resolved)
             try:
                 documents = load_file(file, max_bytes=self.max_file_bytes)
+                _claim(documents, file, claimed)
+                work, unchanged = self._plan(documents, manifest, root)
             except LoaderError as exc:
                 report.failed.append((str(file), str(exc)))
                 continue
-            self._plan_file(file, documents, manifest, report, batch)
+            except Exception as exc:  # one file's failure must not stop the others
+                report.failed.append((str(file), f"could not be read: {_describe(exc)}"))
+                continue
+            report.unchanged.extend(unchanged)
+            # Records that vanished from a JSON/JSONL file since its last ingest.
+            ids_in_file = {d.doc_id for d in documents}
+            for entry in by_path.get(resolved, []):
+                if entry.doc_id not in ids_in_file:
+                    vanished.add(entry.doc_id)
+            batch.files.append((str(file), work))
+            batch.chunk_count += sum(len(p.chunks) for p in work)
             if batch.chunk_count >= BATCH_CHUNKS:
-                self._flush(batch, root, report)
-        self._flush(batch, root, report)
+                self._flush(batch, report)
+        self._flush(batch, report)
         if path.is_dir():
             for entry in manifest.values():
-                if entry.root == root and entry.path not in present_paths:
-                    self.store.remove_document(entry.doc_id)
-                    report.removed.append(entry.doc_id)
+                if entry.path not in present_paths and (
+                    entry.root == root or _is_under(entry.path, root)
+                ):
+                    vanished.add(entry.doc_id)
+        # Removals come last, after every new version is committed, so a record that
+        # moved to another file is never absent from the index at any moment.
+        gone = sorted(vanished - claimed.keys())
+        if gone:
+            self.store.remove_documents(gone)
+            report.removed.extend(gone)
         if progress:
             progress(len(files), len(files), "")
         report.seconds = time.perf_counter() - started
         return report
 
-    def _plan_file(self, file: Path, documents: list[Document], manifest: dict[str, ManifestEntry],
-                   report: IngestReport, batch: _Batch) -> None:
-        ids_in_file = {d.doc_id for d in documents}
+    def _plan(self, documents: list[Document], manifest: dict[str, ManifestEntry], root: str
+              ) -> tuple[list[_Pending], list[str]]:
+        """The documents of one file that need writing, and the ids of those that do not."""
         work: list[_Pending] = []
-        try:
-            for document in documents:
-                digest = content_hash(document)
-                previous = manifest.get(document.doc_id)
-                if previous is not None and previous.content_hash == digest:
-                    report.unchanged.append(document.doc_id)
-                    continue
-                chunks, sentences = chunk_document(document, self.embedder, doc_hash=digest)
-                work.append(_Pending(document, digest, chunks, sentences, previous is not None))
-        except Exception as exc:  # one file's failure must not stop the others
-            report.failed.append((str(file), f"could not be chunked: {exc}"))
-            return
-        batch.files.append((file, work))
-        batch.chunk_count += sum(len(p.chunks) for p in work)
-        # Records that vanished from a JSON/JSONL file since its last ingest.
-        for entry in manifest.values():
-            if entry.path == str(file) and entry.doc_id not in ids_in_file:
-                self.store.remove_document(entry.doc_id)
-                report.removed.append(entry.doc_id)
+        unchanged: list[str] = []
+        for document in documents:
+            digest = content_hash(document)
+            previous = manifest.get(document.doc_id)
+            if previous is not None and previous.content_hash == digest:
+                unchanged.append(document.doc_id)
+                continue
+            work.append(self._prepare(document, digest, root, replaces=previous is not None))
+        return work, unchanged
 
-    def _flush(self, batch: _Batch, root: str, report: IngestReport) -> None:
-        """Embed a batch of files' chunks together (fewer, fuller model calls), then
-        store and commit each file's documents."""
+    def _prepare(self, document: Document, digest: str, root: str, *, replaces: bool
+                 ) -> _Pending:
+        try:
+            chunks, sentences = chunk_document(document, self.embedder, doc_hash=digest)
+        except Exception as exc:
+            raise LoaderError(f"could not be chunked: {_describe(exc)}") from exc
+        if not chunks:
+            raise LoaderError("no text to index")
+        return _Pending(document, digest, root, chunks, sentences, replaces)
+
+    def _flush(self, batch: _Batch, report: IngestReport) -> None:
+        """Embed a batch of files' chunks together (fewer, fuller model calls), then store
+        them all in three writes: chunks, document entries (the commit), stale chunks out.
+        One disk-synced write per document would cost more than the embedding."""
         if not batch.files:
             return
         pending = [p for _, work in batch.files for p in work]
         try:
             vectors = self.embedder.embed([c.text for p in pending for c in p.chunks])
         except Exception as exc:
-            for file, _ in batch.files:
-                report.failed.append((str(file), f"could not be embedded: {exc}"))
+            for label, _ in batch.files:
+                report.failed.append((label, f"could not be embedded: {_describe(exc)}"))
             batch.clear()
             return
         offset = 0
-        for file, work in batch.files:
-            try:
-                for item in work:
-                    count = len(item.chunks)
-                    self._write(item, vectors[offset : offset + count], root)
-                    offset += count
-                    (report.updated if item.replaces else report.added).append(item.document.doc_id)
-                    report.chunks += count
-            except Exception as exc:  # one file's failure must not stop the others
-                report.failed.append((str(file), f"could not be stored: {exc}"))
-                offset = _skip_rest(work, item, offset)
-                continue
+        for item in pending:
+            item.vectors = vectors[offset : offset + len(item.chunks)]
+            offset += len(item.chunks)
+        stored: list[tuple[str, list[_Pending]]] = []
+        try:
+            self._store(pending)
+            stored = list(batch.files)
+        except Exception:
+            # Find out which file the store refuses: the others must still get in.
+            for label, work in batch.files:
+                try:
+                    self._store(work)
+                except Exception as exc:
+                    report.failed.append((label, f"could not be stored: {_describe(exc)}"))
+                    continue
+                stored.append((label, work))
+        for _, work in stored:
+            for item in work:
+                (report.updated if item.replaces else report.added).append(item.document.doc_id)
+                report.chunks += len(item.chunks)
             report.indexed += 1
         batch.clear()
 
-    def _write(self, item: _Pending, vectors: np.ndarray, root: str) -> None:
+    def _store(self, items: list[_Pending]) -> None:
+        if not items:
+            return
+        chunks = [c for item in items for c in item.chunks]
+        vectors = np.concatenate([item.vectors for item in items if item.vectors is not None])
         metadatas = [chunk_metadata(item.document, c, content_hash=item.digest,
-                                    sentences=item.sentences) for c in item.chunks]
-        self.store.put_chunks(item.chunks, vectors, metadatas)
-        self.store.commit_document(item.document, content_hash=item.digest, root=root,
-                                   chunks=len(item.chunks))
-        self.store.delete_chunks(item.document.doc_id, except_hash=item.digest)
+                                    sentences=item.sentences)
+                     for item in items for c in item.chunks]
+        self.store.put_chunks(chunks, vectors, metadatas)
+        self.store.commit_documents([(item.document, item.digest, item.root, len(item.chunks))
+                                     for item in items])
+        self.store.delete_chunks_except(
+            {item.document.doc_id: [c.chunk_id for c in item.chunks] for item in items})
 
     def write_document(self, document: Document, root: str) -> int:
-        """Index one document now (used by reindex)."""
-        digest = content_hash(document)
-        chunks, sentences = chunk_document(document, self.embedder, doc_hash=digest)
-        vectors = self.embedder.embed([c.text for c in chunks])
-        self._write(_Pending(document, digest, chunks, sentences, True), vectors, root)
-        return len(chunks)
+        """Index one document now. Its chunk ids are those already stored for this
+        version, so they are overwritten in place: it stays answerable throughout."""
+        item = self._prepare(document, content_hash(document), root, replaces=True)
+        item.vectors = self.embedder.embed([c.text for c in item.chunks])
+        self._store([item])
+        return len(item.chunks)
 
-
-BATCH_CHUNKS = 256
+    def reindex(self, progress: Progress | None = None) -> IngestReport:
+        """Rebuild every stored document's chunks (after a consistency error), in batches.
+        Chunks are overwritten in place, never deleted first, so questions keep being
+        answered during a reindex and an interrupted one leaves nothing worse behind."""
+        started = time.perf_counter()
+        report = IngestReport()
+        doc_ids = sorted(self.store.manifest())
+        batch = _Batch()
+        for number, (document, entry) in enumerate(self.store.documents_with_text(doc_ids)):
+            label = document.path or document.doc_id
+            if progress:
+                progress(number, len(doc_ids), label)
+            report.seen += 1
+            try:
+                item = self._prepare(document, content_hash(document), entry.root,
+                                     replaces=True)
+            except LoaderError as exc:
+                report.failed.append((label, str(exc)))
+                continue
+            batch.files.append((label, [item]))
+            batch.chunk_count += len(item.chunks)
+            if batch.chunk_count >= BATCH_CHUNKS:
+                self._flush(batch, report)
+        self._flush(batch, report)
+        self.store.sweep_orphans(force=True)
+        if progress:
+            progress(len(doc_ids), len(doc_ids), "")
+        report.seconds = time.perf_counter() - started
+        return report
 
 
 @dataclass
 class _Pending:
     document: Document
     digest: str
+    root: str
     chunks: list[Chunk]
     sentences: list[tuple[int, int]]
     replaces: bool
+    vectors: np.ndarray | None = None
 
 
 @dataclass
 class _Batch:
-    files: list[tuple[Path, list[_Pending]]] = field(default_factory=list)
+    # (file path, or document label in a reindex; its documents to write)
+    files: list[tuple[str, list[_Pending]]] = field(default_factory=list)
     chunk_count: int = 0
 
     def clear(self) -> None:
@@ -189,7 +270,30 @@ class _Batch:
         self.chunk_count = 0
 
 
-def _skip_rest(work: list[_Pending], failed: _Pending, offset: int) -> int:
-    """Offset past the vectors of `failed` and the items after it in `work`."""
-    index = work.index(failed)
-    return offset + sum(len(p.chunks) for p in work[index:])
+def _claim(documents: list[Document], file: Path, claimed: dict[str, str]) -> None:
+    for document in documents:
+        other = claimed.get(document.doc_id)
+        if other is not None and other != str(file):
+            what = f"url {document.url}" if document.url else f"id {document.doc_id}"
+            raise LoaderError(
+                f"holds the same article ({what}) as {other}, which was indexed first; "
+                "remove one of the copies"
+            )
+    for document in documents:
+        claimed[document.doc_id] = str(file)
+
+
+def _resolved(file: Path) -> str:
+    try:
+        return str(file.resolve())
+    except OSError:
+        return str(file.absolute())
+
+
+def _is_under(path: str, root: str) -> bool:
+    return path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,9 +1,10 @@
 """Turning files into `Document`s: plain text, Markdown with front matter, HTML, JSON and JSONL.
 
 The text a loader returns is the text every offset indexes into, so loaders never
-rewrite it beyond two deliberate steps: decoding bytes, and removing invisible
-zero-width and bidi control characters (they hide instructions and break matching).
-A file either yields all its documents or fails as a whole with a `LoaderError`.
+rewrite it beyond two deliberate steps: decoding bytes, and removing characters that
+render as nothing (zero-width, bidi controls, Unicode tags, terminal control codes):
+they hide instructions from a reader, smuggle them to a model or a terminal, and break
+matching. A file either yields all its documents or fails as a whole with a `LoaderError`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,16 @@ from rag.schema import Document
 
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"})
 
-# Zero-width characters, bidi embeddings/overrides/isolates and the BOM used as ZWNBSP.
-INVISIBLE_CHARS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+# Zero-width characters, bidi marks/embeddings/overrides/isolates, the BOM used as ZWNBSP,
+# soft hyphen, combining grapheme joiner, Mongolian vowel separator, interlinear annotation
+# marks, Unicode tag characters and the variation selector supplement (the last two can
+# carry a whole hidden ASCII message), and C0/C1 controls other than tab, newline, carriage
+# return and form feed (ANSI escapes would drive the terminal `rag ask` prints to).
+INVISIBLE_CHARS = re.compile(
+    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+    "\u00ad\u034f\u061c\u180e\ufff9-\ufffb\U000e0000-\U000e007f\U000e0100-\U000e01ef"
+    "\x00-\x08\x0b\x0e-\x1f\x7f-\x84\x86-\x9f]"
+)
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 _RECORD_FIELDS = ("title", "source", "author", "published_at", "url", "category")
@@ -54,25 +63,37 @@ def load_file(path: Path, *, max_bytes: int) -> list[Document]:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            raise LoaderError(
-                f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit"
-            )
-        data = path.read_bytes()
+            raise LoaderError(_too_big(size, max_bytes))
+        with path.open("rb") as handle:
+            # A file still being written can outgrow its stat() size; never read past the limit.
+            data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise LoaderError(_too_big(len(data), max_bytes))
+        resolved = path.resolve()
     except OSError as exc:
         raise LoaderError(f"cannot read file: {exc.strerror or exc}") from exc
     if not data.strip():
         raise LoaderError("file is empty")
     text = decode(data)
-    key = str(path.resolve())
-    if suffix in {".json", ".jsonl"}:
-        documents = _records(text, path, key, jsonl=suffix == ".jsonl")
-    elif suffix in {".html", ".htm"}:
-        documents = [_html(text, path, key)]
-    elif suffix in {".md", ".markdown"}:
-        documents = [_markdown(text, path, key)]
-    else:
-        documents = [_document(text, path, key, {})]
+    # The absolute path names the file however it was reached (relative, via another
+    # cwd), so its id, content hash and manifest entry do not change with the caller.
+    key = str(resolved)
+    try:
+        if suffix in {".json", ".jsonl"}:
+            documents = _records(text, resolved, key, jsonl=suffix == ".jsonl")
+        elif suffix in {".html", ".htm"}:
+            documents = [_html(text, resolved, key)]
+        elif suffix in {".md", ".markdown"}:
+            documents = [_markdown(text, resolved, key)]
+        else:
+            documents = [_document(text, resolved, key, {})]
+    except RecursionError:
+        raise LoaderError("nested too deeply to parse") from None
     return documents
+
+
+def _too_big(size: int, max_bytes: int) -> str:
+    return f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit"
 
 
 def decode(data: bytes) -> str:
@@ -149,18 +170,24 @@ def _markdown(text: str, path: Path, key: str) -> Document:
 def _records(text: str, path: Path, key: str, *, jsonl: bool) -> list[Document]:
     records: list[tuple[int, Any]] = []
     if jsonl:
-        for number, line in enumerate(text.splitlines(), start=1):
+        # Only "\n" ends a JSONL line: str.splitlines() would also split on U+2028,
+        # U+0085 and friends, which json.dumps(ensure_ascii=False) leaves raw in strings.
+        for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
                 continue
             try:
                 records.append((number, json.loads(line)))
             except json.JSONDecodeError as exc:
                 raise LoaderError(f"line {number}: invalid JSON ({exc.msg})") from exc
+            except ValueError as exc:  # e.g. an integer over Python's digit limit
+                raise LoaderError(f"line {number}: invalid JSON ({exc})") from exc
     else:
         try:
             loaded = json.loads(text)
         except json.JSONDecodeError as exc:
             raise LoaderError(f"invalid JSON at line {exc.lineno}: {exc.msg}") from exc
+        except ValueError as exc:
+            raise LoaderError(f"invalid JSON ({exc})") from exc
         items = loaded if isinstance(loaded, list) else [loaded]
         records = list(enumerate(items, start=1))
     documents: list[Document] = []

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -153,15 +154,45 @@ class Store:
 
     def commit_document(self, document: Document, *, content_hash: str, root: str,
                         chunks: int) -> None:
-        meta: dict[str, Any] = {name: getattr(document, name) for name in _DOC_FIELDS}
-        meta.update(content_hash=content_hash, root=root, chunks=chunks)
-        ts = published_ts(document.published_at)
-        if ts is not None:
-            meta["published_ts"] = ts
+        self.commit_documents([(document, content_hash, root, chunks)])
+
+    def commit_documents(self, entries: Sequence[tuple[Document, str, str, int]]) -> None:
+        """Write (document, content hash, root, chunk count) entries. Each entry is the
+        commit point of its document's version, so its chunks must already be stored."""
+        ids: list[str] = []
+        texts: list[str] = []
+        metadatas: list[dict[str, Any]] = []
+        for document, digest, root, chunks in entries:
+            meta: dict[str, Any] = {name: getattr(document, name) for name in _DOC_FIELDS}
+            meta.update(content_hash=digest, root=root, chunks=chunks)
+            ts = published_ts(document.published_at)
+            if ts is not None:
+                meta["published_ts"] = ts
+            ids.append(document.doc_id)
+            texts.append(document.text)
+            metadatas.append(meta)
         with self._write_lock:
-            # Chroma needs a vector per record; the documents collection is never searched.
-            self.documents.upsert(ids=[document.doc_id], embeddings=[[1.0]],
-                                  documents=[document.text], metadatas=[meta])
+            for begin in range(0, len(ids), self._batch):
+                part = slice(begin, begin + self._batch)
+                # Chroma needs a vector per record; the documents collection is never searched.
+                self.documents.upsert(ids=ids[part], embeddings=[[1.0]] * len(ids[part]),
+                                      documents=texts[part], metadatas=metadatas[part])
+
+    def delete_chunks_except(self, keep: Mapping[str, Collection[str]]) -> int:
+        """Delete every chunk of the documents in `keep` whose id is not listed for its
+        document (older versions, and extra chunks a chunker change left behind)."""
+        wanted = {chunk_id for ids in keep.values() for chunk_id in ids}
+        doc_ids = sorted(keep)
+        stale: list[str] = []
+        for begin in range(0, len(doc_ids), 500):
+            where = {"doc_id": {"$in": doc_ids[begin : begin + 500]}}
+            stored = self.chunks.get(where=where, include=[])["ids"]
+            # Chunk ids start with their document id, so one set serves every document.
+            stale += [i for i in stored if i not in wanted]
+        with self._write_lock:
+            for begin in range(0, len(stale), self._batch):
+                self.chunks.delete(ids=stale[begin : begin + self._batch])
+        return len(stale)
 
     def delete_chunks(self, doc_id: str, *, except_hash: str | None = None) -> None:
         where: dict[str, Any] = {"doc_id": doc_id}
@@ -171,14 +202,27 @@ class Store:
             self.chunks.delete(where=where)
 
     def remove_document(self, doc_id: str) -> None:
-        # Entry first: once it is gone the chunks are orphans nobody reads.
-        with self._write_lock:
-            self.documents.delete(ids=[doc_id])
-            self.chunks.delete(where={"doc_id": doc_id})
+        self.remove_documents([doc_id])
 
-    def sweep_orphans(self) -> int:
-        """Delete chunks that belong to no committed document version; returns how many."""
-        live = {e.doc_id: e.content_hash for e in self.manifest().values()}
+    def remove_documents(self, doc_ids: Sequence[str]) -> None:
+        # Entries first: once they are gone the chunks are orphans nobody reads.
+        ids = list(doc_ids)
+        with self._write_lock:
+            for begin in range(0, len(ids), 500):
+                part = ids[begin : begin + 500]
+                self.documents.delete(ids=part)
+                self.chunks.delete(where={"doc_id": {"$in": part}})
+
+    def sweep_orphans(self, *, force: bool = False) -> int:
+        """Delete chunks that belong to no committed document version; returns how many.
+
+        Unless forced, the scan of every chunk's metadata is skipped when the collection
+        holds exactly the chunks the manifest lists, which is the case after any ingest
+        that was not interrupted: a repeated ingest of an unchanged folder stays cheap."""
+        manifest = self.manifest()
+        if not force and self.chunk_count() == sum(e.chunks for e in manifest.values()):
+            return 0
+        live = {e.doc_id: e.content_hash for e in manifest.values()}
         orphans = [
             chunk_id
             for ids, metadatas in self._pages(self.chunks, include=["metadatas"])
@@ -200,14 +244,35 @@ class Store:
     # -- reads --------------------------------------------------------------
 
     def check_consistency(self) -> None:
-        """Raise if committed documents lack chunks (extra chunks are orphans, harmless)."""
-        expected = sum(e.chunks for e in self.manifest().values())
+        """Raise `ConsistencyError` if committed documents lack chunks.
+
+        Comparing counts is enough when they agree or fall short. More chunks than the
+        manifest lists means orphans of an interrupted write, which readers ignore; they
+        could still hide a document's missing chunks, so only then is every chunk counted
+        against its document."""
+        manifest = self.manifest()
+        expected = sum(e.chunks for e in manifest.values())
         actual = self.chunk_count()
+        if actual == expected:
+            return
         if actual < expected:
             raise ConsistencyError(
-                f"the index is inconsistent: the manifest lists {expected} chunks but the "
-                f"collection holds {actual}; run `rag reindex` to rebuild it from the stored "
-                "documents"
+                f"the index is inconsistent: the manifest lists {expected} chunks for "
+                f"{len(manifest)} documents but the collection holds {actual}; run "
+                "`rag reindex` to rebuild the chunks from the stored documents"
+            )
+        held: Counter[tuple[str, str]] = Counter(
+            (str(meta.get("doc_id")), str(meta.get("content_hash")))
+            for _, metadatas in self._pages(self.chunks, include=["metadatas"])
+            for meta in metadatas
+        )
+        short = sorted(e.doc_id for e in manifest.values()
+                       if held[(e.doc_id, e.content_hash)] < e.chunks)
+        if short:
+            raise ConsistencyError(
+                f"the index is inconsistent: {len(short)} of {len(manifest)} documents are "
+                f"missing chunks (first: {short[0]}); run `rag reindex` to rebuild the chunks "
+                "from the stored documents"
             )
 
     def document(self, doc_id: str) -> Document:
@@ -218,9 +283,16 @@ class Store:
         return Document(doc_id=doc_id, text=result["documents"][0],
                         **{name: str(meta.get(name, "")) for name in _DOC_FIELDS})
 
-    def documents_with_text(self) -> Iterable[tuple[Document, ManifestEntry]]:
-        for ids, metadatas, texts in self._pages(self.documents,
-                                                 include=["metadatas", "documents"]):
+    def documents_with_text(self, doc_ids: Sequence[str] | None = None
+                            ) -> Iterable[tuple[Document, ManifestEntry]]:
+        """Every stored document, or those among `doc_ids` (fetched by id, so the pages
+        stay right while the caller rewrites the documents it is given)."""
+        if doc_ids is None:
+            pages = self._pages(self.documents, include=["metadatas", "documents"])
+        else:
+            pages = self._pages_by_id(self.documents, doc_ids,
+                                      include=["metadatas", "documents"])
+        for ids, metadatas, texts in pages:
             for doc_id, meta, text in zip(ids, metadatas, texts, strict=True):
                 document = Document(doc_id=doc_id, text=text,
                                     **{name: str(meta.get(name, "")) for name in _DOC_FIELDS})
@@ -258,6 +330,13 @@ class Store:
                                                  where=where):
             for chunk_id, meta, text in zip(ids, metadatas, texts, strict=True):
                 yield StoredChunk(chunk_id, text, 0.0, dict(meta))
+
+    def _pages_by_id(self, collection: Any, ids: Sequence[str], *, include: list[str],
+                     page: int = 500) -> Iterable[Any]:
+        for begin in range(0, len(ids), page):
+            result = collection.get(ids=list(ids[begin : begin + page]), include=include)
+            if result["ids"]:
+                yield (result["ids"], *(result[name] for name in include))
 
     def _pages(self, collection: Any, *, include: list[str],
                where: dict[str, Any] | None = None) -> Iterable[Any]:
