@@ -11,19 +11,21 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag import followup
 from rag.chain import AnswerChain
 from rag.config import Settings
 from rag.embeddings import Embedder, get_embedder
 from rag.extractive import ExtractiveAnswerer
-from rag.generation import get_generator
 from rag.ingest import Ingestor, Progress, writer_lock
 from rag.retrieval import DenseRetriever, check_k
 from rag.schema import Answer, Document, IngestReport, Passage
 from rag.store import Store
 from rag.validation import validate_question
+
+if TYPE_CHECKING:
+    from rag.generation import Generator
 
 
 class Assistant:
@@ -38,7 +40,7 @@ class Assistant:
                            dimension=self.embedder.dimension)
         self.retriever = DenseRetriever(self.store, self.embedder)
         self.answerer = ExtractiveAnswerer(self.embedder)
-        self.generator = get_generator(settings)
+        self.generator = _make_generator(settings)
         self.chain = AnswerChain(settings, self.embedder, self.answerer, self.generator)
         self._write_lock = threading.Lock()
 
@@ -166,3 +168,12 @@ class Assistant:
                 event.timings.setdefault("rewritten", 1.0)
                 event.question = standalone
             yield event
+
+
+def _make_generator(settings: Settings) -> Generator | None:
+    # The openai client takes half a second to import; the offline default never needs it.
+    if settings.llm == "none":
+        return None
+    from rag.generation import get_generator
+
+    return get_generator(settings)

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
 
 from rag.citations import cite_and_verify, compose, parse_markers, sanitise
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.errors import GenerationError
 from rag.extractive import REFUSAL, ExtractiveAnswerer
-from rag.generation import Generator
 from rag.prompts import answer_messages
 from rag.schema import Answer, AnswerSentence, Passage
+
+if TYPE_CHECKING:
+    from rag.generation import Generator
 
 ChainEvent = str | Answer
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rag.errors import GenerationError
-from rag.generation import Generator, rewrite_follow_up
 from rag.schema import Answer, Passage
+
+if TYPE_CHECKING:
+    from rag.generation import Generator
 
 # Words that make a question lean on the previous turn.
 _ANAPHORA = re.compile(
@@ -54,6 +56,8 @@ def offline_rewrite(question: str, messages: Sequence[Mapping[str, str]]) -> str
 def rewrite(question: str, messages: Sequence[Mapping[str, str]],
             generator: Generator | None, prompts_dir: Path) -> str:
     if generator is not None:
+        from rag.generation import rewrite_follow_up
+
         try:
             return rewrite_follow_up(generator, question, list(messages),
                                      prompts_dir=prompts_dir)
