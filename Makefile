@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 QUESTION ?= Why did the peacekeepers leave?
 MULTIHOP ?= ../shared/bench/multihop-rag
 
-.PHONY: setup run ask test lint chromium bench bench-retrieval eval clean
+.PHONY: setup run serve screenshot test lint chromium bench bench-retrieval eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -17,9 +17,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Ingest corpus/, answer the demo question on the terminal, then serve the chat UI.
 run: setup
 	$(BIN)/rag ingest corpus/
 	$(BIN)/rag ask "$(QUESTION)"
+	$(BIN)/rag serve
+
+serve: setup
+	$(BIN)/rag ingest corpus/
+	$(BIN)/rag serve
+
+screenshot: setup chromium
+	RAG_UPDATE_SCREENSHOT=1 $(BIN)/pytest -q -p no:cacheprovider tests/test_ui_browser.py -k citation
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

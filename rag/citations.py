@@ -26,6 +26,8 @@ _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\((?:https?:|mailto:|data:|javascript:)[^)]*\)", re.I)
 _URL = re.compile(r"\b(?:https?|ftp)://\S+", re.I)
 _HTML_TAG = re.compile(r"</?[A-Za-z][^>]*>")
+# How a sentence the checker could not support is shown when such sentences are kept.
+UNSUPPORTED_PREFIX = "(unsupported) "
 
 
 def sanitise(text: str) -> str:
@@ -127,7 +129,7 @@ def compose(sentences: Sequence[AnswerSentence], *, keep_unsupported: bool
             renumbered.append(f"[{citation.marker}]")
         text = sentence.text
         if not sentence.supported:
-            text = f"(unsupported) {text}"
+            text = f"{UNSUPPORTED_PREFIX}{text}"
         markers = "".join(renumbered)
         if markers and text[-1:] in ".!?":
             text = f"{text[:-1]} {markers}{text[-1]}"

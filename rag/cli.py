@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -58,6 +59,15 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("reindex", help="rebuild all chunks from the stored documents")
 
+    serve = commands.add_parser("serve", help="web UI: chat with cited answers, manage the corpus")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to bind (default: this machine only)")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--home", default=argparse.SUPPRESS,
+                       help="data directory (same as the global --home)")
+    serve.add_argument("--auth", metavar="USER:PASSWORD",
+                       help="require this login (better: set RAG_UI_AUTH, not visible in ps)")
+
     evaluate = commands.add_parser(
         "eval", help="score answers on a gold set; write metrics.json, results.jsonl, report.html")
     evaluate.add_argument("--dataset", type=Path, default=EVALS / "gold" / "seed.jsonl",
@@ -98,6 +108,15 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from rag.validation import validate_question
 
         validate_question(args.question)
+    if args.command == "serve":
+        auth = _parse_auth(args.auth or os.environ.get("RAG_UI_AUTH"))
+        if args.host not in {"127.0.0.1", "localhost", "::1"} and auth is None:
+            raise ConfigError(
+                "serving beyond this machine needs --auth USER:PASSWORD (or RAG_UI_AUTH)")
+        from ui.app import serve
+
+        serve(Assistant(settings=settings), settings, host=args.host, port=args.port, auth=auth)
+        return EXIT_OK
     assistant = Assistant(settings=settings)
     if args.command == "ingest":
         return _ingest(assistant, args)
@@ -211,6 +230,15 @@ def _eval(assistant: Any, args: argparse.Namespace) -> int:
         print(f"FAIL {failure}", file=sys.stderr)
     print(f"report: {out / 'report.html'}")
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _parse_auth(value: str | None) -> tuple[str, str] | None:
+    if not value:
+        return None
+    user, sep, password = value.partition(":")
+    if not (sep and user and password):
+        raise ConfigError("--auth must be USER:PASSWORD")
+    return user, password
 
 
 def _progress_bar(label: str) -> Any:

@@ -1,0 +1,356 @@
+"""The web UI end to end: a real server on loopback, driven by headless Chromium.
+
+Two servers, each over a temporary data directory holding `corpus/`: an offline one, and
+one whose LLM is a scripted OpenAI-compatible stub on loopback. The browser tests need
+Debian's `chromium` at /usr/bin/chromium and are skipped, with that reason, without it.
+Set RAG_UPDATE_SCREENSHOT=1 to refresh docs/screenshot.png from the citation test.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+
+from rag import Assistant, Settings
+from tests.openai_stub import ScriptedOpenAI
+from ui.app import serve
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = ROOT / "corpus"
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+# Small enough that the oversized upload below is cheap, large enough for the corpus files.
+UI_MAX_FILE_BYTES = 64 * 1024
+TIMEOUT_MS = 60_000
+QUESTION = "Why did the peacekeepers leave?"
+
+pytestmark = [
+    # Gradio's queue summarises its events after each one with pandas calls that pandas 3
+    # deprecates; the warnings come from the server's threads, outside our code.
+    pytest.mark.filterwarnings(
+        "ignore:'future.no_silent_downcasting' is deprecated:DeprecationWarning"
+    ),
+    pytest.mark.filterwarnings("ignore:The copy keyword is deprecated:DeprecationWarning"),
+]
+
+needs_chromium = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium)",
+)
+
+
+@dataclass
+class Running:
+    url: str
+    assistant: Assistant
+    home: Path
+    endpoint: ScriptedOpenAI | None = None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    home = tmp_path_factory.mktemp("ui-home")
+    with pytest.MonkeyPatch.context() as patch:
+        # Keep Gradio's upload cache out of the shared /tmp/gradio.
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-tmp")))
+        assistant = Assistant(settings=Settings(home=home))
+        report = assistant.ingest(CORPUS)
+        assert report.ok, report.failed
+        settings = assistant.settings.with_(max_file_bytes=UI_MAX_FILE_BYTES)
+        port = free_port()
+        demo = serve(assistant, settings, host="127.0.0.1", port=port, block=False)
+        try:
+            yield Running(f"http://127.0.0.1:{port}/", assistant, home)
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def llm_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A second server with a scripted LLM endpoint; unsupported sentences are kept."""
+    home = tmp_path_factory.mktemp("ui-llm-home")
+    with ScriptedOpenAI() as endpoint:
+        settings = Settings(
+            home=home,
+            llm="openai",
+            llm_model="stub-model",
+            openai_base_url=endpoint.base_url,
+            llm_timeout=5.0,
+            llm_retries=0,
+            keep_unsupported=True,
+        )
+        assistant = Assistant(settings=settings)
+        assert assistant.ingest(CORPUS).ok
+        port = free_port()
+        demo = serve(assistant, settings, port=port, block=False)
+        try:
+            yield Running(f"http://127.0.0.1:{port}/", assistant, home, endpoint)
+        finally:
+            demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, app: Running) -> Iterator[Page]:
+    with open_page(browser, app) as page:
+        yield page
+
+
+@contextlib.contextmanager
+def open_page(browser: Browser, app: Running) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    dialogs: list[str] = []
+
+    # An alert() would mean article or model text ran as script.
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", on_dialog)
+    page.goto(app.url)
+    page.wait_for_selector("#question textarea", timeout=TIMEOUT_MS)
+    try:
+        yield page
+    finally:
+        context.close()
+    assert not dialogs, f"page opened dialogs: {dialogs}"
+
+
+def ask(page: Page, question: str, turn: int) -> str:
+    """Ask in the chat; return the text of answer message number `turn` (0-based)."""
+    page.fill("#question textarea", question)
+    page.click("#ask")
+    # The badge carries the chat index of the answer it describes: user 2n, answer 2n+1.
+    page.wait_for_selector(f'#mode-badge [data-turn="{2 * turn + 1}"]', timeout=TIMEOUT_MS)
+    answers = page.locator('#chat [data-testid="bot"]')
+    assert answers.count() == turn + 1
+    return str(answers.nth(turn).inner_text())
+
+
+def open_citation(page: Page, marker: int) -> str:
+    page.locator("#citations label").filter(has_text=f"[{marker}]").click()
+    mark = page.locator("#sources-panel mark#cite")
+    mark.wait_for(timeout=TIMEOUT_MS)
+    return str(mark.text_content())
+
+
+def in_viewport(page: Page, selector: str) -> bool:
+    return bool(
+        page.evaluate(
+            """(selector) => {
+                const box = document.querySelector(selector).getBoundingClientRect();
+                return box.top >= 0 && box.bottom <= window.innerHeight;
+            }""",
+            selector,
+        )
+    )
+
+
+@needs_chromium
+def test_answer_citation_opens_the_article_with_the_quote_highlighted(
+    app: Running, page: Page, tmp_path: Path
+) -> None:
+    expected = app.assistant.ask(QUESTION, k=app.assistant.settings.top_k)
+    assert expected.citations, "the demo question should be answered with citations"
+
+    text = ask(page, QUESTION, 0)
+
+    assert "[1]" in text and "Sources" in text
+    assert page.inner_text("#mode-badge").strip().lower().startswith("extractive")
+    assert open_citation(page, 1) == expected.citations[0].quote
+    assert in_viewport(page, "#sources-panel mark#cite")
+    panel = page.inner_text("#sources-panel")
+    document = app.assistant.document(expected.citations[0].doc_id)
+    assert document.text.strip()[:60] in panel, "the panel shows the full article"
+
+    page.screenshot(path=str(tmp_path / "ui.png"), full_page=True)
+    if os.environ.get("RAG_UPDATE_SCREENSHOT") == "1":
+        page.evaluate("() => window.scrollTo(0, 0)")
+        page.screenshot(path=str(SCREENSHOT), full_page=True)
+
+    # A follow-up is answered in the same conversation, and the chips follow it.
+    follow_up = ask(page, "And who decided that?", 1)
+    assert follow_up.strip()
+    assert page.locator("#citations label").count() >= 1
+
+    # Thumbs up on the first answer lands in feedback.jsonl with its citations.
+    page.locator('#chat button[aria-label="Like"]').first.click()
+    feedback = app.home / "feedback.jsonl"
+    page.wait_for_function(
+        "() => document.body.innerText.includes('feedback was saved')", timeout=TIMEOUT_MS
+    )
+    records = [json.loads(line) for line in feedback.read_text(encoding="utf-8").splitlines()]
+    assert records[-1]["rating"] == "up"
+    assert records[-1]["question"] == QUESTION
+    assert records[-1]["citations"][0]["quote"] == expected.citations[0].quote
+
+
+@needs_chromium
+def test_uploaded_article_becomes_answerable_and_oversized_upload_is_refused(
+    app: Running, page: Page, tmp_path: Path
+) -> None:
+    fact = (
+        "The Zephyr Institute announced on Tuesday that its chief archivist is Marisol "
+        'Quenby. <img src=x onerror="alert(1)"> <script>alert(2)</script>\n'
+        "Quenby has catalogued 4,812 maps of the Baltic coast since 2019.\n"
+    )
+    upload = tmp_path / "zephyr-institute.txt"
+    upload.write_text(fact, encoding="utf-8")
+    hostile_title = '<img src=x onerror="alert(3)">'
+    titled = tmp_path / "hostile-title.md"
+    titled.write_text(
+        f"---\ntitle: '{hostile_title}'\nsource: '<b>Outlet</b>'\n---\nA short note.\n",
+        encoding="utf-8",
+    )
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    before = len(app.assistant.documents())
+
+    page.get_by_role("tab", name="Corpus").click()
+    page.set_input_files("#upload input[type=file]", [str(upload), str(titled), str(empty)])
+    rows = page.locator("#ingest-result tbody tr")
+    rows.first.wait_for(timeout=TIMEOUT_MS)
+    results = [rows.nth(i).inner_text() for i in range(rows.count())]
+    assert len(results) == 3, results
+    assert "zephyr-institute.txt" in results[0] and "added" in results[0]
+    assert "hostile-title.md" in results[1] and "added" in results[1]
+    assert "empty.txt" in results[2] and "failed" in results[2] and "empty" in results[2]
+    assert len(app.assistant.documents()) == before + 2
+    documents = page.locator("#documents")
+    documents.get_by_text("zephyr-institute.txt").wait_for(timeout=TIMEOUT_MS)
+    # Titles and outlets are shown as text in the table, not parsed as markup.
+    expect(documents).to_contain_text(hostile_title, timeout=TIMEOUT_MS)
+    assert page.locator("#documents img, #documents b").count() == 0
+
+    page.get_by_role("tab", name="Ask").click()
+    answer = ask(page, "Who is the chief archivist of the Zephyr Institute?", 0)
+    assert "Marisol Quenby" in answer
+    quote = open_citation(page, 1)
+    assert "Marisol Quenby" in quote
+    # The hostile markup in the article is shown as text, never run or rendered.
+    panel = page.inner_text("#sources-panel")
+    assert '<img src=x onerror="alert(1)">' in panel
+    assert page.locator("#sources-panel img, #chat img, #sources-panel script").count() == 0
+
+    oversized = tmp_path / "oversized.txt"
+    oversized.write_text("filler words " * (UI_MAX_FILE_BYTES // 6), encoding="utf-8")
+    page.get_by_role("tab", name="Corpus").click()
+    page.set_input_files("#upload input[type=file]", str(oversized))
+    page.get_by_text("exceed the maximum allowed size").first.wait_for(timeout=TIMEOUT_MS)
+    assert len(app.assistant.documents()) == before + 2
+    assert not (app.home / "uploads" / "oversized.txt").exists()
+
+
+@needs_chromium
+def test_a_malformed_date_is_refused_before_asking(page: Page) -> None:
+    page.fill("#after textarea, #after input", "2024-02-30")
+    page.fill("#question textarea", QUESTION)
+    page.click("#ask")
+
+    page.get_by_text("is not a calendar date").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.locator('#chat [data-testid="user"]').count() == 0
+
+
+@needs_chromium
+def test_llm_failure_shows_the_fallback_badge_and_the_llm_can_be_switched_off(
+    browser: Browser, llm_app: Running
+) -> None:
+    assert llm_app.endpoint is not None
+    llm_app.endpoint.script(status=500)
+    with open_page(browser, llm_app) as page:
+        assert page.locator("#use-llm input[type=checkbox]").is_checked()
+        ask(page, QUESTION, 0)
+        badge = page.inner_text("#mode-badge").lower()
+        assert "fallback" in badge and "500" in badge, badge
+
+        page.locator("#use-llm input[type=checkbox]").uncheck()
+        ask(page, QUESTION, 1)
+        assert page.inner_text("#mode-badge").strip().lower() == "extractive"
+
+
+SUPPORTED = "The Russian peacekeepers were deployed for a period of five years"
+
+
+def cite_the_supporting_source(request: dict[str, Any]) -> str:
+    """A reply with one supported sentence (citing the source that holds it), one invented
+    sentence, and hostile Markdown/HTML that must never reach the page as markup."""
+    prompt = request["messages"][-1]["content"]
+    sources = re.findall(r'<source id="(\d+)"[^>]*>\n(.*?)\n</source>', prompt, re.DOTALL)
+    number = next(n for n, text in sources if SUPPORTED in text)
+    return (
+        f"{SUPPORTED} to protect the local Armenian population [{number}]. "
+        f"The peacekeepers were secretly paid in gold bars by aliens from Mars [{number}]. "
+        "![pixel](http://127.0.0.1:9/pixel.png) <img src=x onerror=alert(1)>"
+    )
+
+
+@needs_chromium
+def test_generative_answer_streams_safely_and_marks_unsupported_sentences(
+    browser: Browser, llm_app: Running
+) -> None:
+    assert llm_app.endpoint is not None
+    llm_app.endpoint.script(responder=cite_the_supporting_source)
+    requested: list[str] = []
+    with open_page(browser, llm_app) as page:
+        page.on("request", lambda request: requested.append(request.url))
+
+        text = ask(page, QUESTION, 0)
+
+        assert page.inner_text("#mode-badge").strip().lower() == "generative"
+        assert SUPPORTED in text
+        assert "⚠ unsupported:" in text and "aliens from Mars" in text
+        assert text.index("⚠ unsupported:") < text.index("aliens from Mars")
+        assert page.locator("#chat img").count() == 0
+        assert not [url for url in requested if "pixel.png" in url]
+        assert SUPPORTED in open_citation(page, 1)
+
+
+def test_ask_is_exposed_as_an_http_api(app: Running) -> None:
+    with httpx.Client(base_url=app.url, timeout=60) as client:
+        started = client.post("gradio_api/call/ask", json={"data": [QUESTION]})
+        started.raise_for_status()
+        event_id = started.json()["event_id"]
+        events = client.get(f"gradio_api/call/ask/{event_id}").text
+
+    assert "event: complete" in events, events
+    data_line = events.split("event: complete", 1)[1].split("data:", 1)[1].splitlines()[0]
+    (markdown,) = json.loads(data_line)
+    expected = app.assistant.ask(QUESTION, k=app.assistant.settings.top_k)
+    assert "**Sources**" in markdown
+    for citation in expected.citations:
+        assert f"\\[{citation.marker}\\]" in markdown

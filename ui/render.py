@@ -1,0 +1,326 @@
+"""Pure rendering for the UI: answers as sanitised Markdown, articles and sources as HTML.
+
+Everything that reaches the browser from an article or a model passes through here.
+Article text is untrusted (anyone can upload a file), model output doubly so (a prompt
+injected into an article can steer it), so the rules are strict: HTML is always escaped,
+Markdown from a model can never form a link or an image, and the only links rendered are
+article URLs from corpus metadata, and only when they are plain http(s).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from rag.citations import UNSUPPORTED_PREFIX
+
+
+class CitationLike(Protocol):
+    marker: int
+    doc_id: str
+    start: int
+    end: int
+    quote: str
+    title: str
+    source: str
+    published_at: str
+    url: str
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+# -- articles -----------------------------------------------------------------------
+
+
+def highlight(text: str, start: int, end: int) -> str:
+    """`text` as HTML with `text[start:end]` in `<mark id="cite">`.
+
+    The three slices are escaped separately: escaping first and slicing later would
+    shift every offset after the first `&` or `<`.
+    """
+    if not 0 <= start <= end <= len(text):
+        raise ValueError(f"span {start}-{end} is outside a text of {len(text)} characters")
+    return (
+        f'{escape(text[:start])}<mark id="cite">{escape(text[start:end])}</mark>'
+        f"{escape(text[end:])}"
+    )
+
+
+def safe_url(url: str) -> str | None:
+    """`url` if it is a plain http(s) URL with a host, else None (javascript:, data:, …)."""
+    url = url.strip()
+    if not url or any(c.isspace() or ord(c) < 32 for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        return None
+    return url
+
+
+def display_title(title: str, path: str = "", doc_id: str = "") -> str:
+    return title.strip() or (PurePath(path).name if path else "") or doc_id or "Untitled"
+
+
+def _name(item: Any, names: Mapping[str, str]) -> str:
+    """A citation's or passage's title, else the name the caller knows its document by
+    (its file name: many plain-text articles have no title)."""
+    return item.title.strip() or names.get(item.doc_id, "") or display_title("", "", item.doc_id)
+
+
+def human_size(size: float) -> str:
+    for unit in ("bytes", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def display_date(published_at: str) -> str:
+    # Dates are stored as given (date or full ISO datetime); the day is what analysts scan.
+    return published_at.strip()[:10]
+
+
+def _byline(source: str, published_at: str) -> str:
+    parts = [p for p in (source.strip(), display_date(published_at)) if p]
+    return " · ".join(parts)
+
+
+def article_header_html(
+    *, title: str, source: str, published_at: str, url: str, path: str = "", doc_id: str = ""
+) -> str:
+    heading = escape(display_title(title, path, doc_id))
+    byline = escape(_byline(source, published_at) or "outlet and date unknown")
+    link = safe_url(url)
+    link_html = (
+        f'<a class="rag-link" href="{escape(link)}" target="_blank" '
+        f'rel="noopener noreferrer nofollow">{escape(link)}</a>'
+        if link
+        else ""
+    )
+    return (
+        f'<div class="rag-article-head"><h3 class="rag-title">{heading}</h3>'
+        f'<div class="rag-byline">{byline}</div>{link_html}</div>'
+    )
+
+
+def article_html(
+    *,
+    text: str,
+    start: int | None,
+    end: int | None,
+    title: str = "",
+    source: str = "",
+    published_at: str = "",
+    url: str = "",
+    path: str = "",
+    doc_id: str = "",
+    marker: int | None = None,
+    note: str = "",
+) -> str:
+    """The full article with the cited span highlighted (no highlight if `start` is None)."""
+    body = escape(text) if start is None or end is None else highlight(text, start, end)
+    label = f'<div class="rag-cite-label">Citation [{int(marker)}]</div>' if marker else ""
+    notice = f'<div class="rag-note">{escape(note)}</div>' if note else ""
+    head = article_header_html(
+        title=title, source=source, published_at=published_at, url=url, path=path, doc_id=doc_id
+    )
+    return (
+        # The header stays pinned while the text scrolls to the highlight.
+        f'<div class="rag-article"><div class="rag-article-top">{label}{head}{notice}</div>'
+        f'<div class="rag-article-text">{body}</div></div>'
+    )
+
+
+def message_html(text: str, *, kind: str = "info") -> str:
+    return f'<div class="rag-note rag-note-{escape(kind)}">{escape(text)}</div>'
+
+
+def sources_html(
+    citations: Sequence[CitationLike],
+    passages: Sequence[Any] = (),
+    names: Mapping[str, str] | None = None,
+) -> str:
+    """The numbered sources of an answer; for an answer without citations (a refusal),
+    the closest passages instead."""
+    if citations:
+        items = []
+        for c in citations:
+            head = escape(_name(c, names or {}))
+            byline = escape(_byline(c.source, c.published_at))
+            items.append(
+                f'<li class="rag-source"><span class="rag-chip">[{int(c.marker)}]</span> '
+                f'<b>{head}</b> <span class="rag-byline">{byline}</span>'
+                f'<blockquote class="rag-quote">{escape(c.quote)}</blockquote></li>'
+            )
+        return (
+            '<div class="rag-sources"><p class="rag-hint">Choose a citation under the chat to '
+            f'read the full article.</p><ul class="rag-source-list">{"".join(items)}</ul></div>'
+        )
+    if passages:
+        items = [
+            f'<li class="rag-source"><b>{escape(_name(p, names or {}))}</b> '
+            f'<span class="rag-byline">{escape(_byline(p.source, p.published_at))}</span>'
+            f'<blockquote class="rag-quote">{escape(p.text)}</blockquote></li>'
+            for p in passages
+        ]
+        return (
+            '<div class="rag-sources"><p class="rag-hint">Closest passages (not cited):</p>'
+            f'<ul class="rag-source-list">{"".join(items)}</ul></div>'
+        )
+    return message_html("No sources for this answer.")
+
+
+# -- answers (Markdown) -------------------------------------------------------------
+
+# Bare URLs and e-mail addresses are autolinked by GFM renderers; backslash escapes do not
+# stop that, a code span does. Backticks are excluded so the span cannot be closed early.
+_AUTOLINK = re.compile(
+    r"(?:[a-zA-Z][a-zA-Z0-9+.-]*://|www\.)[^\s<>\"'`]+"
+    r"|[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
+# Characters that start links, images, inline HTML, code spans, entities, math, or escapes.
+_MD_SPECIAL = {
+    "\\": "\\\\",
+    "`": "\\`",
+    "[": "\\[",
+    "]": "\\]",
+    "!": "\\!",
+    "<": "&lt;",
+    ">": "&gt;",
+    "&": "&amp;",
+    "$": "\\$",
+    "|": "\\|",
+}
+_MD_SPECIAL_RE = re.compile("[" + re.escape("".join(_MD_SPECIAL)) + "]")
+
+
+def _escape_plain(text: str) -> str:
+    return _MD_SPECIAL_RE.sub(lambda m: _MD_SPECIAL[m.group()], text)
+
+
+def sanitize_markdown(text: str) -> str:
+    """Untrusted text as Markdown that renders as the same visible words but cannot
+    produce HTML, links or images; URLs stay visible, as code."""
+    out: list[str] = []
+    position = 0
+    for match in _AUTOLINK.finditer(text):
+        out.append(_escape_plain(text[position : match.start()]))
+        out.append(f"`{match.group()}`")
+        position = match.end()
+    out.append(_escape_plain(text[position:]))
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class Badge:
+    label: str
+    css: str
+    detail: str = ""
+
+
+def mode_badge(mode: str, reason: str | None = None, refused: bool = False) -> Badge:
+    if mode == "generative":
+        badge = Badge("generative", "generative")
+    elif mode == "extractive-fallback":
+        badge = Badge(
+            "fallback",
+            "fallback",
+            f"extractive fallback: {reason}" if reason else "extractive fallback",
+        )
+    else:
+        badge = Badge("extractive", "extractive")
+    if refused:
+        detail = "the sources don't answer this"
+        return Badge(
+            badge.label, badge.css, f"{badge.detail}; {detail}" if badge.detail else detail
+        )
+    return badge
+
+
+def badge_html(
+    mode: str, reason: str | None = None, refused: bool = False, turn: int | None = None
+) -> str:
+    """The answer's mode; `turn` (the chat message index) lets scripts and tests tell a
+    new answer's badge from the previous one."""
+    badge = mode_badge(mode, reason, refused)
+    detail = (
+        f' <span class="rag-badge-detail">{escape(badge.detail)}</span>' if badge.detail else ""
+    )
+    return (
+        f'<span class="rag-badge rag-badge-{badge.css}" data-mode="{escape(mode)}"'
+        f"{f' data-turn={int(turn)}' if turn is not None else ''}>"
+        f"{escape(badge.label)}</span>{detail}"
+    )
+
+
+def pending_badge_html() -> str:
+    return '<span class="rag-badge rag-badge-pending">answering…</span>'
+
+
+UNSUPPORTED_MARK = "⚠ unsupported:"
+# What `rag.citations.compose` puts before a generated sentence the checker could not
+# support (kept only with `keep_unsupported`). `Answer.text` is authoritative (it carries
+# the renumbered markers, and leaves out dropped sentences), so the mark is applied there.
+
+
+def answer_body_markdown(text: str, sentences: Iterable[Any] = ()) -> str:
+    """The answer text, sanitised, with unsupported sentences visibly marked so a reader
+    does not take them for checked claims."""
+    body = sanitize_markdown(text)
+    if any(not getattr(s, "supported", True) for s in sentences):
+        body = body.replace(UNSUPPORTED_PREFIX, f"**{UNSUPPORTED_MARK}** ")
+    return body
+
+
+def sources_markdown(
+    citations: Sequence[CitationLike], names: Mapping[str, str] | None = None
+) -> str:
+    if not citations:
+        return ""
+    lines = ["**Sources**", ""]
+    for c in citations:
+        title = sanitize_markdown(_name(c, names or {}))
+        byline = sanitize_markdown(_byline(c.source, c.published_at))
+        url = safe_url(c.url)
+        line = f"- \\[{int(c.marker)}\\] {title}"
+        if byline:
+            line += f" — {byline}"
+        if url:
+            line += f" — {sanitize_markdown(url)}"
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def answer_markdown(
+    answer: Any, *, with_sources: bool = True, names: Mapping[str, str] | None = None
+) -> str:
+    """An `Answer` as safe Markdown: body, then its numbered sources."""
+    body = answer_body_markdown(answer.text, getattr(answer, "sentences", ()) or ())
+    sources = sources_markdown(answer.citations, names) if with_sources else ""
+    return f"{body}\n\n{sources}" if sources else body
+
+
+def citation_choices(
+    citations: Sequence[CitationLike], names: Mapping[str, str] | None = None
+) -> list[tuple[str, str]]:
+    """(label, value) pairs for the citation chips, one per marker."""
+    seen: set[int] = set()
+    choices = []
+    for c in citations:
+        if c.marker in seen:
+            continue
+        seen.add(c.marker)
+        title = _name(c, names or {})
+        short = title if len(title) <= 40 else title[:39] + "…"
+        choices.append((f"[{c.marker}] {short}", str(c.marker)))
+    return choices
