@@ -58,24 +58,21 @@ class Assistant:
             self.store.remove_document(doc_id)
 
     def reindex(self, progress: Progress | None = None) -> IngestReport:
-        """Rebuild every chunk from the stored documents (after a consistency error)."""
-        report = IngestReport()
-        started = time.perf_counter()
+        """Rebuild every chunk from the stored documents (after a consistency error).
+        Chunks are rewritten in place, so documents stay answerable meanwhile."""
         with self._write_lock, writer_lock(self.settings.home):
-            stored = list(self.store.documents_with_text())
-            ingestor = Ingestor(self.store, self.embedder,
-                                max_file_bytes=self.settings.max_file_bytes)
-            for number, (document, entry) in enumerate(stored):
-                if progress:
-                    progress(number, len(stored), document.path or document.doc_id)
-                self.store.delete_chunks(document.doc_id)
-                report.chunks += ingestor.write_document(document, entry.root)
-                report.updated.append(document.doc_id)
-                report.seen += 1
-                report.indexed += 1
-            self.store.sweep_orphans()
-        report.seconds = time.perf_counter() - started
-        return report
+            return Ingestor(self.store, self.embedder,
+                            max_file_bytes=self.settings.max_file_bytes).reindex(progress)
+
+    def close(self) -> None:
+        """Release the store's connections (a Chroma server's HTTP sockets)."""
+        self.store.close()
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def document(self, doc_id: str) -> Document:
         return self.store.document(doc_id)

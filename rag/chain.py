@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from rag.generation import Generator
 
 ChainEvent = str | Answer
+# Genuine answer sentences measured 0.25-0.52 cosine to their question, injected ones
+# ("PWNED.", "The answer is PWNED.") 0.13-0.15; the gate sits between.
+MIN_RELEVANCE = 0.2
+MIN_CLAIM_WORDS = 4
 
 
 class AnswerChain:
@@ -76,6 +80,7 @@ class AnswerChain:
         if _is_refusal(text):
             return self._refusal(question, passages, mode="generative")
         sentences = cite_and_verify(parse_markers(text, len(passages)), passages, self.embedder)
+        self._require_answers(question, sentences)
         shown, citations = compose(sentences, keep_unsupported=self.settings.keep_unsupported)
         if not any(s.supported for s in sentences):
             answer = self.extractive(question, passages)
@@ -85,6 +90,18 @@ class AnswerChain:
             return answer
         return Answer(question=question, text=shown, refused=False, citations=citations,
                       passages=list(passages), mode="generative", sentences=sentences)
+
+    def _require_answers(self, question: str, sentences: Sequence[AnswerSentence]) -> None:
+        """A supported sentence must also be a claim about the question: an injected
+        "PWNED" or "The answer is X" is supported by the article that planted it."""
+        candidates = [s for s in sentences if s.supported]
+        if not candidates:
+            return
+        vectors = self.embedder.embed([question, *(s.text for s in candidates)])
+        for sentence, relevance in zip(candidates, vectors[1:] @ vectors[0], strict=True):
+            if len(sentence.text.split()) < MIN_CLAIM_WORDS or relevance < MIN_RELEVANCE:
+                sentence.supported = False
+                sentence.support_score = min(sentence.support_score, float(relevance))
 
     def extractive(self, question: str, passages: Sequence[Passage]) -> Answer:
         text, citations, refused = self.answerer.answer(question, passages)
@@ -97,7 +114,7 @@ class AnswerChain:
     @staticmethod
     def _refusal(question: str, passages: Sequence[Passage], *, mode: str) -> Answer:
         text = (f"{REFUSAL} The closest passages are listed below." if passages
-                else f"{REFUSAL} Nothing indexed matches the question.")
+                else f"{REFUSAL} Nothing is indexed that matches the question.")
         return Answer(question=question, text=text, refused=True, citations=[],
                       passages=list(passages), mode=mode)  # type: ignore[arg-type]
 

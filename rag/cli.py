@@ -115,9 +115,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 "serving beyond this machine needs --auth USER:PASSWORD (or RAG_UI_AUTH)")
         from ui.app import serve
 
-        serve(Assistant(settings=settings), settings, host=args.host, port=args.port, auth=auth)
+        assistant = Assistant(settings=settings)
+        assistant.check()
+        serve(assistant, settings, host=args.host, port=args.port, auth=auth)
         return EXIT_OK
     assistant = Assistant(settings=settings)
+    if args.command in {"ask", "chat", "docs", "stats"}:
+        # A half-written index answers wrongly; say so and how to repair it.
+        assistant.check()
     if args.command == "ingest":
         return _ingest(assistant, args)
     if args.command == "ask":

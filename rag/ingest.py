@@ -1,10 +1,11 @@
 """Ingest: files → documents → chunks → vectors → Chroma, incremental and crash-safe.
 
-Order of writes per document: new chunks (ids carry the content hash, so they sit
-beside the old version), then the document entry (the commit point), then the old
-version's chunks are deleted. A crash anywhere leaves either the old version or the
-new one committed, plus orphan chunks that the next ingest sweeps. One writer at a
-time per data directory, enforced by an advisory lock.
+Writes go in batches of a few hundred chunks, in this order: the new chunks (their ids
+carry the content hash, so they sit beside the old version's), then the documents'
+entries (each one the commit point of its document), then the chunks of the versions
+they replace are deleted. A crash anywhere leaves each document either at its old
+version or at its new one, plus orphan chunks that readers ignore and the next ingest
+sweeps. One writer at a time per data directory, enforced by an advisory lock.
 
 Each file succeeds or fails on its own: whatever goes wrong while reading, parsing or
 chunking one file is recorded in the report against that file, and the rest go on.
@@ -167,8 +168,11 @@ class Ingestor:
         try:
             vectors = self.embedder.embed([c.text for p in pending for c in p.chunks])
         except Exception as exc:
-            for label, _ in batch.files:
-                report.failed.append((label, f"could not be embedded: {_describe(exc)}"))
+            for label, work in batch.files:
+                if work:
+                    report.failed.append((label, f"could not be embedded: {_describe(exc)}"))
+                else:  # nothing of it needed embedding: it is indexed as it was
+                    report.indexed += 1
             batch.clear()
             return
         offset = 0

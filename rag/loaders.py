@@ -93,7 +93,19 @@ def load_file(path: Path, *, max_bytes: int) -> list[Document]:
 
 
 def _too_big(size: int, max_bytes: int) -> str:
-    return f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.1f} MB limit"
+    actual, limit = _size(size), _size(max_bytes)
+    if actual == limit:  # rounding must not make the file look as big as the limit
+        actual, limit = f"{size:,} bytes", f"{max_bytes:,} bytes"
+    return f"file is {actual}, over the {limit} limit (RAG_MAX_FILE_MB)"
+
+
+def _size(n: int) -> str:
+    # Binary units, as RAG_MAX_FILE_MB is read.
+    if n >= 1 << 20:
+        return f"{n / (1 << 20):.1f} MB"
+    if n >= 1 << 10:
+        return f"{n / (1 << 10):.1f} KB"
+    return f"{n} bytes"
 
 
 def decode(data: bytes) -> str:
@@ -217,6 +229,13 @@ class _ReadableText(HTMLParser):
         {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section",
          "article", "blockquote", "pre", "header", "footer", "ul", "ol", "table", "hr"}
     )
+    _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
+                       "meta", "source", "track", "wbr"})
+    # Text a reader of the page never sees is where hidden instructions go; it is not
+    # part of the article, so it is not indexed.
+    _HIDDEN_STYLE = re.compile(
+        r"display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0(?![.\d]*[1-9])",
+        re.IGNORECASE)
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -224,8 +243,27 @@ class _ReadableText(HTMLParser):
         self.title_parts: list[str] = []
         self._skip_depth = 0
         self._in_title = False
+        self._hidden_tag: str | None = None
+        self._hidden_nesting = 0
+
+    def _is_hidden(self, attrs: list[tuple[str, str | None]]) -> bool:
+        for name, value in attrs:
+            if name == "hidden":
+                return True
+            if name == "aria-hidden" and (value or "").strip().lower() == "true":
+                return True
+            if name == "style" and value and self._HIDDEN_STYLE.search(value):
+                return True
+        return False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self._hidden_tag is not None:
+            if tag == self._hidden_tag:
+                self._hidden_nesting += 1
+            return
+        if tag not in self._VOID and self._is_hidden(attrs):
+            self._hidden_tag, self._hidden_nesting = tag, 1
+            return
         if tag == "title":
             self._in_title = True
         elif tag in self._SKIP:
@@ -234,6 +272,13 @@ class _ReadableText(HTMLParser):
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
+        if self._hidden_tag is not None:
+            if tag == self._hidden_tag:
+                self._hidden_nesting -= 1
+                if self._hidden_nesting == 0:
+                    self._hidden_tag = None
+                    self.parts.append("\n")
+            return
         if tag == "title":
             self._in_title = False
         elif tag in self._SKIP:
@@ -242,6 +287,8 @@ class _ReadableText(HTMLParser):
             self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
+        if self._hidden_tag is not None:
+            return
         if self._in_title:
             self.title_parts.append(data)
         elif not self._skip_depth:

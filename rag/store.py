@@ -9,14 +9,21 @@ the documents in Chroma too means several workers sharing one Chroma server
 A document's entry is written only after its chunks are stored; it is the commit
 point of an ingest. Chunks whose document entry is missing or carries another
 content hash are orphans: readers ignore them, the next writer sweeps them.
+
+With the on-disk store, every process loads the vector index into memory; a write
+bumps a token file next to it so that long-lived readers in other processes reload
+(see `Store._refresh`). A Chroma server needs none of that.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
+import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +32,13 @@ from urllib.parse import urlparse
 import numpy as np
 
 from rag.config import Settings
-from rag.errors import ConfigError, ConsistencyError, DocumentNotFoundError, StoreError
+from rag.errors import (
+    ConfigError,
+    ConsistencyError,
+    DocumentNotFoundError,
+    RagError,
+    StoreError,
+)
 from rag.schema import Chunk, Document
 
 _DOC_FIELDS = ("title", "source", "author", "published_at", "url", "category", "path")
@@ -61,6 +74,40 @@ def published_ts(value: str) -> int | None:
     return int(parsed.timestamp())
 
 
+GENERATION_FILE = "index.generation"
+# Seconds. A batch upsert of a few thousand chunks takes a few seconds on a busy server.
+HTTP_TIMEOUT = 120.0
+HTTP_CONNECT_TIMEOUT = 10.0
+
+
+@contextlib.contextmanager
+def _reading(what: str) -> Iterator[None]:
+    """Chroma's own exceptions (an unreachable server, a damaged file) as a `StoreError`,
+    which callers catch like every other error rag raises on purpose."""
+    try:
+        yield
+    except RagError:
+        raise
+    except Exception as exc:
+        raise StoreError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def _http_session(client: Any) -> Any:
+    return getattr(getattr(client, "_server", None), "_session", None)
+
+
+def _forget_cached_client(settings: Settings) -> None:
+    """Make the next `PersistentClient` for this path load from disk instead of sharing the
+    cached in-memory one. chromadb keys its cache by path; the entry is private API, so if
+    it ever moves this does nothing and readers merely stay stale."""
+    try:
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(str(settings.home / "chroma"), None)
+    except (ImportError, AttributeError):
+        pass
+
+
 def make_client(settings: Settings) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -71,7 +118,7 @@ def make_client(settings: Settings) -> Any:
         if not url.hostname:
             raise ConfigError(f"RAG_CHROMA_URL is not a URL: {settings.chroma_url!r}")
         try:
-            return chromadb.HttpClient(
+            client = chromadb.HttpClient(
                 host=url.hostname,
                 port=url.port or (443 if url.scheme == "https" else 8000),
                 ssl=url.scheme == "https",
@@ -81,6 +128,14 @@ def make_client(settings: Settings) -> Any:
             raise StoreError(
                 f"cannot reach the Chroma server at {settings.chroma_url}: {exc}"
             ) from exc
+        # chromadb's HTTP session never times out, so a hung server would hang every
+        # question with it. The session is not public API; without it, no timeout is set.
+        session = _http_session(client)
+        if session is not None:
+            import httpx
+
+            session.timeout = httpx.Timeout(HTTP_TIMEOUT, connect=HTTP_CONNECT_TIMEOUT)
+        return client
     settings.home.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.home / "chroma"), settings=chroma_settings)
 
@@ -88,28 +143,95 @@ def make_client(settings: Settings) -> Any:
 class Store:
     def __init__(self, settings: Settings, *, embedder_name: str, dimension: int) -> None:
         self.settings = settings
-        self._client = make_client(settings)
+        self._embedder_name = embedder_name
+        self._dimension = dimension
         self._write_lock = threading.Lock()
-        meta = {"embedder": embedder_name, "dimension": dimension}
+        self._reopen_lock = threading.Lock()
+        # Only an on-disk store needs this: a Chroma server is one index for everybody.
+        self._generation_file = None if settings.chroma_url else settings.home / GENERATION_FILE
+        self._generation = self._read_generation()
+        self._open()
+
+    def _open(self) -> None:
+        client = make_client(self.settings)
+        meta = {"embedder": self._embedder_name, "dimension": self._dimension}
         try:
-            self.chunks = self._client.get_or_create_collection(
-                settings.collection,
+            chunks = client.get_or_create_collection(
+                self.settings.collection,
                 configuration={"hnsw": {"space": "cosine"}},
                 metadata=meta,
                 embedding_function=None,
             )
-            self.documents = self._client.get_or_create_collection(
-                f"{settings.collection}-documents", embedding_function=None
+            documents = client.get_or_create_collection(
+                f"{self.settings.collection}-documents", embedding_function=None
             )
-            self._batch = int(self._client.get_max_batch_size())
+            batch = int(client.get_max_batch_size())
         except Exception as exc:
             raise StoreError(f"cannot open the vector store: {exc}") from exc
-        stored = self.chunks.metadata or {}
-        if stored.get("embedder") not in (None, embedder_name):
+        stored = chunks.metadata or {}
+        if stored.get("embedder") not in (None, self._embedder_name):
             raise ConfigError(
-                f"collection {settings.collection!r} was built with {stored['embedder']!r}, "
-                f"not {embedder_name!r}: use another collection or re-ingest into an empty one"
+                f"collection {self.settings.collection!r} was built with "
+                f"{stored['embedder']!r}, not {self._embedder_name!r}: use another collection "
+                "or re-ingest into an empty one"
             )
+        self._client, self.chunks, self.documents, self._batch = client, chunks, documents, batch
+
+    def close(self) -> None:
+        """Close the connections to a Chroma server. (An on-disk store has nothing to close
+        that is its own: chromadb shares one client per path within a process.)"""
+        session = _http_session(self._client) if self.settings.chroma_url else None
+        if session is not None:
+            session.close()
+
+    # -- seeing other processes' writes ---------------------------------------
+    #
+    # An on-disk Chroma client loads the vector index into memory once and never looks at
+    # the disk again, so a long-lived reader (the UI) would go on searching the index as
+    # it was when it started, and hit ids that another process's ingest has since deleted.
+    # Every write here therefore bumps a token in a file next to the store; a search that
+    # finds the token changed by someone else first reopens the store from disk.
+
+    def generation(self) -> str:
+        """A token that changes with every write to this on-disk store, by any process
+        (a few microseconds to read); "" for a Chroma server, where it is not tracked.
+        Derived indexes (the BM25 side index) compare it to know when to rebuild."""
+        return self._read_generation()
+
+    def _read_generation(self) -> str:
+        if self._generation_file is None:
+            return ""
+        try:
+            return self._generation_file.read_text(encoding="utf-8")
+        except OSError:
+            return ""
+
+    def _bump_generation(self) -> None:
+        """Call with the write lock held, after a write."""
+        if self._generation_file is None:
+            return
+        token = f"{time.time_ns()}-{os.getpid()}-{threading.get_ident()}"
+        temporary = self._generation_file.with_name(
+            f".{GENERATION_FILE}.{os.getpid()}.{threading.get_ident()}")
+        try:
+            temporary.write_text(token, encoding="utf-8")
+            os.replace(temporary, self._generation_file)
+        except OSError:
+            return  # readers elsewhere stay stale until the next write; nothing is lost
+        self._generation = token
+
+    def _refresh(self) -> None:
+        if self._generation_file is None:
+            return
+        token = self._read_generation()
+        if token == self._generation:
+            return
+        with self._reopen_lock:
+            if token == self._generation:
+                return
+            _forget_cached_client(self.settings)
+            self._open()
+            self._generation = token
 
     # -- manifest ---------------------------------------------------------
 
@@ -128,15 +250,18 @@ class Store:
         ids = sorted(set(doc_ids))
         if not ids:
             return {}
-        result = self.documents.get(ids=ids, include=["metadatas"])
+        with _reading("reading document versions"):
+            result = self.documents.get(ids=ids, include=["metadatas"])
         return {i: str(m["content_hash"]) for i, m in zip(result["ids"], result["metadatas"],
                                                           strict=True)}
 
     def document_count(self) -> int:
-        return int(self.documents.count())
+        with _reading("counting documents"):
+            return int(self.documents.count())
 
     def chunk_count(self) -> int:
-        return int(self.chunks.count())
+        with _reading("counting chunks"):
+            return int(self.chunks.count())
 
     # -- writes -------------------------------------------------------------
 
@@ -151,6 +276,7 @@ class Store:
                     documents=[c.text for c in chunks[part]],
                     metadatas=list(metadatas[part]),
                 )
+            self._bump_generation()
 
     def commit_document(self, document: Document, *, content_hash: str, root: str,
                         chunks: int) -> None:
@@ -177,6 +303,7 @@ class Store:
                 # Chroma needs a vector per record; the documents collection is never searched.
                 self.documents.upsert(ids=ids[part], embeddings=[[1.0]] * len(ids[part]),
                                       documents=texts[part], metadatas=metadatas[part])
+            self._bump_generation()
 
     def delete_chunks_except(self, keep: Mapping[str, Collection[str]]) -> int:
         """Delete every chunk of the documents in `keep` whose id is not listed for its
@@ -189,10 +316,15 @@ class Store:
             stored = self.chunks.get(where=where, include=[])["ids"]
             # Chunk ids start with their document id, so one set serves every document.
             stale += [i for i in stored if i not in wanted]
-        with self._write_lock:
-            for begin in range(0, len(stale), self._batch):
-                self.chunks.delete(ids=stale[begin : begin + self._batch])
+        if stale:
+            self._delete_chunk_ids(stale)
         return len(stale)
+
+    def _delete_chunk_ids(self, ids: Sequence[str]) -> None:
+        with self._write_lock:
+            for begin in range(0, len(ids), self._batch):
+                self.chunks.delete(ids=list(ids[begin : begin + self._batch]))
+            self._bump_generation()
 
     def delete_chunks(self, doc_id: str, *, except_hash: str | None = None) -> None:
         where: dict[str, Any] = {"doc_id": doc_id}
@@ -200,6 +332,7 @@ class Store:
             where = {"$and": [{"doc_id": doc_id}, {"content_hash": {"$ne": except_hash}}]}
         with self._write_lock:
             self.chunks.delete(where=where)
+            self._bump_generation()
 
     def remove_document(self, doc_id: str) -> None:
         self.remove_documents([doc_id])
@@ -212,6 +345,7 @@ class Store:
                 part = ids[begin : begin + 500]
                 self.documents.delete(ids=part)
                 self.chunks.delete(where={"doc_id": {"$in": part}})
+            self._bump_generation()
 
     def sweep_orphans(self, *, force: bool = False) -> int:
         """Delete chunks that belong to no committed document version; returns how many.
@@ -229,9 +363,8 @@ class Store:
             for chunk_id, meta in zip(ids, metadatas, strict=True)
             if live.get(str(meta.get("doc_id"))) != meta.get("content_hash")
         ]
-        with self._write_lock:
-            for begin in range(0, len(orphans), self._batch):
-                self.chunks.delete(ids=orphans[begin : begin + self._batch])
+        if orphans:
+            self._delete_chunk_ids(orphans)
         return len(orphans)
 
     def reset(self) -> None:
@@ -240,6 +373,7 @@ class Store:
                 ids = [i for page, _ in self._pages(collection, include=[]) for i in page]
                 for begin in range(0, len(ids), self._batch):
                     collection.delete(ids=ids[begin : begin + self._batch])
+            self._bump_generation()
 
     # -- reads --------------------------------------------------------------
 
@@ -276,7 +410,8 @@ class Store:
             )
 
     def document(self, doc_id: str) -> Document:
-        result = self.documents.get(ids=[doc_id], include=["metadatas", "documents"])
+        with _reading("reading a document"):
+            result = self.documents.get(ids=[doc_id], include=["metadatas", "documents"])
         if not result["ids"]:
             raise DocumentNotFoundError(f"no document with id {doc_id!r}")
         meta = result["metadatas"][0]
@@ -304,6 +439,7 @@ class Store:
               ) -> list[StoredChunk]:
         if n <= 0:
             return []
+        self._refresh()
         try:
             result = self.chunks.query(
                 query_embeddings=[vector], n_results=n, where=where or None,
@@ -311,18 +447,38 @@ class Store:
             )
         except Exception as exc:
             raise StoreError(f"vector search failed: {exc}") from exc
+        # A chunk deleted by another process after this one loaded its index comes back
+        # without text or metadata (if its write never reached us); it is simply gone.
         return [
             StoredChunk(i, t, float(d), dict(m))
             for i, t, d, m in zip(result["ids"][0], result["documents"][0],
                                   result["distances"][0], result["metadatas"][0], strict=True)
+            if t is not None and m is not None
         ]
+
+    def nearest(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
+                ) -> list[tuple[str, float]]:
+        """(chunk id, cosine distance) of the `n` nearest chunks, without their text or
+        metadata (cheaper when only a few of them will be read)."""
+        if n <= 0:
+            return []
+        self._refresh()
+        try:
+            result = self.chunks.query(query_embeddings=[vector], n_results=n,
+                                       where=where or None, include=["distances"])
+        except Exception as exc:
+            raise StoreError(f"vector search failed: {exc}") from exc
+        return [(i, float(d)) for i, d in zip(result["ids"][0], result["distances"][0],
+                                               strict=True)]
 
     def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
         if not ids:
             return []
-        result = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+        with _reading("reading chunks"):
+            result = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
         found = {i: (t, m) for i, t, m in zip(result["ids"], result["documents"],
-                                              result["metadatas"], strict=True)}
+                                              result["metadatas"], strict=True)
+                 if t is not None and m is not None}
         return [StoredChunk(i, found[i][0], 0.0, dict(found[i][1])) for i in ids if i in found]
 
     def all_chunks(self, where: dict[str, Any] | None = None) -> Iterable[StoredChunk]:
@@ -334,7 +490,8 @@ class Store:
     def _pages_by_id(self, collection: Any, ids: Sequence[str], *, include: list[str],
                      page: int = 500) -> Iterable[Any]:
         for begin in range(0, len(ids), page):
-            result = collection.get(ids=list(ids[begin : begin + page]), include=include)
+            with _reading("reading the store"):
+                result = collection.get(ids=list(ids[begin : begin + page]), include=include)
             if result["ids"]:
                 yield (result["ids"], *(result[name] for name in include))
 
@@ -343,7 +500,9 @@ class Store:
         offset = 0
         page = 5000
         while True:
-            result = collection.get(include=include, limit=page, offset=offset, where=where)
+            with _reading("reading the store"):
+                result = collection.get(include=include, limit=page, offset=offset,
+                                        where=where)
             ids = result["ids"]
             if not ids:
                 return
