@@ -150,7 +150,16 @@ class Store:
         # Only an on-disk store needs this: a Chroma server is one index for everybody.
         self._generation_file = None if settings.chroma_url else settings.home / GENERATION_FILE
         self._generation = self._read_generation()
-        self._open()
+        # Two processes opening a new on-disk store at once can race on creating its
+        # SQLite tables; the loser's error is transient, so try again briefly.
+        for attempt in range(3):
+            try:
+                self._open()
+                break
+            except StoreError:
+                if attempt == 2 or settings.chroma_url:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
 
     def _open(self) -> None:
         client = make_client(self.settings)
