@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 import uuid
@@ -26,7 +27,7 @@ from rag.ingest import writer_lock
 from tests import chaos
 from tests.conftest import SEED
 
-CHROMA = Path(__file__).resolve().parent.parent / ".venv" / "bin" / "chroma"
+CHROMA = Path(sys.executable).parent / "chroma"
 PEACEKEEPERS = "Why did the peacekeepers leave?"
 
 pytestmark = pytest.mark.skipif(not CHROMA.exists(), reason="no chroma binary in .venv/bin")
