@@ -19,7 +19,7 @@ from rag.config import Settings
 from rag.embeddings import Embedder, get_embedder
 from rag.extractive import ExtractiveAnswerer
 from rag.ingest import Ingestor, Progress, writer_lock
-from rag.retrieval import DenseRetriever, check_k
+from rag.retrieval import Retriever, check_k, make_retriever
 from rag.schema import Answer, Document, IngestReport, Passage
 from rag.store import Store
 from rag.validation import validate_question
@@ -38,7 +38,7 @@ class Assistant:
         self.embedder = embedder or get_embedder(settings.embedder)
         self.store = Store(settings, embedder_name=self.embedder.name,
                            dimension=self.embedder.dimension)
-        self.retriever = DenseRetriever(self.store, self.embedder)
+        self.retriever: Retriever = make_retriever(settings, self.store, self.embedder)
         self.answerer = ExtractiveAnswerer(self.embedder)
         self.generator = _make_generator(settings)
         self.chain = AnswerChain(settings, self.embedder, self.answerer, self.generator)
@@ -50,19 +50,26 @@ class Assistant:
         with self._write_lock, writer_lock(self.settings.home):
             ingestor = Ingestor(self.store, self.embedder,
                                 max_file_bytes=self.settings.max_file_bytes)
-            return ingestor.ingest(Path(path), progress)
+            report = ingestor.ingest(Path(path), progress)
+            # Only when something changed: an unchanged re-ingest must cost nothing.
+            if report.added or report.updated or report.removed:
+                self.retriever.refresh()
+            return report
 
     def delete(self, doc_id: str) -> None:
         self.document(doc_id)
         with self._write_lock, writer_lock(self.settings.home):
             self.store.remove_document(doc_id)
+            self.retriever.refresh()
 
     def reindex(self, progress: Progress | None = None) -> IngestReport:
         """Rebuild every chunk from the stored documents (after a consistency error).
         Chunks are rewritten in place, so documents stay answerable meanwhile."""
         with self._write_lock, writer_lock(self.settings.home):
-            return Ingestor(self.store, self.embedder,
-                            max_file_bytes=self.settings.max_file_bytes).reindex(progress)
+            report = Ingestor(self.store, self.embedder,
+                              max_file_bytes=self.settings.max_file_bytes).reindex(progress)
+            self.retriever.refresh()
+            return report
 
     def close(self) -> None:
         """Release the store's connections (a Chroma server's HTTP sockets)."""

@@ -68,6 +68,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--auth", metavar="USER:PASSWORD",
                        help="require this login (better: set RAG_UI_AUTH, not visible in ps)")
 
+    bench = commands.add_parser("bench", help="benchmarks: retrieval quality, performance")
+    benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    retrieval = benches.add_parser(
+        "retrieval", help="hybrid vs dense retrieval on MultiHop-RAG-style data")
+    retrieval.add_argument("--articles", type=Path, required=True)
+    retrieval.add_argument("--queries", type=Path, required=True)
+    retrieval.add_argument("--k", type=int, default=10)
+    retrieval.add_argument("--json", type=Path, default=None, metavar="OUT")
+
     evaluate = commands.add_parser(
         "eval", help="score answers on a gold set; write metrics.json, results.jsonl, report.html")
     evaluate.add_argument("--dataset", type=Path, default=EVALS / "gold" / "seed.jsonl",
@@ -108,6 +117,14 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from rag.validation import validate_question
 
         validate_question(args.question)
+    if args.command == "bench" and args.bench == "retrieval":
+        # Runs in a temporary data directory: the user's index is never opened.
+        from rag.bench_retrieval import format_table, run_retrieval_bench
+
+        result = run_retrieval_bench(args.articles, args.queries, k=args.k, json_out=args.json,
+                                     progress=lambda m: print(m, file=sys.stderr))
+        print(format_table(result))
+        return EXIT_OK
     if args.command == "serve":
         auth = _parse_auth(args.auth or os.environ.get("RAG_UI_AUTH"))
         if args.host not in {"127.0.0.1", "localhost", "::1"} and auth is None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
@@ -56,8 +56,17 @@ def outlet_aliases(source: str) -> set[str]:
 def _distinctive(alias: str) -> bool:
     """Whether a lower-case occurrence of `alias` can only mean the outlet: "techcrunch"
     can, "the verge" ("on the verge of") and "fortune" cannot."""
-    return any(c.isupper() for c in alias[1:] if c.isalpha()) or any(
+    return any(any(c.isupper() for c in word[1:]) for word in alias.split()) or any(
         not (c.isalpha() or c.isspace()) for c in alias)
+
+
+def _capitalised_name(text: str) -> bool:
+    """Written as a name: a capital beyond a leading article ("The Age", "the Verge",
+    "sporting News"), which "the age of" and a sentence-initial "The verge" lack."""
+    words = text.split()
+    if len(words) > 1 and words[0].lower() in {"the", "a", "an"}:
+        words = words[1:]
+    return any(c.isupper() for word in words for c in word)
 
 
 class OutletMatcher:
@@ -89,7 +98,7 @@ class OutletMatcher:
         for match in self._pattern.finditer(question):
             text = match.group()
             key = text.lower()
-            if not any(c.isupper() for c in text) and not self._distinctive[key]:
+            if not self._distinctive[key] and not _capitalised_name(text):
                 continue
             mentions.append(OutletMention(match.start(), match.end(), text, self._table[key]))
         return mentions
@@ -116,7 +125,6 @@ _DATE_PATTERNS = [
 ]
 _RELATION = re.compile(r"\b(before|by|prior to|until|after|since|following)\s+(?:the\s+)?$",
                        re.IGNORECASE)
-_TIME = re.compile(r"\b([01]?\d|2[0-3]):([0-5]\d)\b")
 
 
 @dataclass(frozen=True)
@@ -243,12 +251,24 @@ def find_entities(question: str, exclude: Iterable[tuple[int, int]] = ()) -> lis
 
 
 @dataclass(frozen=True)
+class Clause:
+    """question[start:end] is the clause; `text` is its content, without outlet names,
+    dates and report framing."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
 class SubQuery:
-    """One part of a question: its own words plus the outlets and dates that part names."""
+    """One part of a question: its words, the outlets and dates that part names, and the
+    question's clauses it covers (indices into `QueryAnalysis.clauses`)."""
 
     text: str
     sources: frozenset[str] = frozenset()
     dates: tuple[DateMention, ...] = ()
+    clauses: tuple[int, ...] = ()
 
 
 @dataclass
@@ -257,6 +277,8 @@ class QueryAnalysis:
     outlets: list[OutletMention] = field(default_factory=list)
     dates: list[DateMention] = field(default_factory=list)
     entities: list[str] = field(default_factory=list)
+    # The question's clauses, each about one fact: what a single evidence sentence matches.
+    clauses: list[Clause] = field(default_factory=list)
     parts: list[SubQuery] = field(default_factory=list)
 
     @property
@@ -270,14 +292,25 @@ class QueryAnalysis:
 
 # Where one clause of a chained question ends and the next begins.
 _CLAUSE_BREAK = re.compile(
-    r",\s+(?:and\s+|while\s+|whereas\s+|but\s+|as well as\s+)?|;\s+|\s+(?:while|whereas)\s+|"
-    r"\s+and\s+(?=(?:is|was|has|also|did|does|the|a|an|another|then|later)\b)",
+    r",\s+(?:and\s+|while\s+|whereas\s+|but\s+|as well as\s+)?|;\s+|"
+    r"\s+(?:while|whereas|but also|as well as|compared (?:to|with)|"
+    r"(?:in )?(?:a )?similar (?:way|capacity|manner)? ?to how|similar to|than what|"
+    r"than how)\s+|"
+    r"\s+and\s+(?=(?:is|was|has|also|did|does|do|the|a|an|another|then|later|its|their|"
+    r"his|her)\b)",
     re.IGNORECASE)
 # Words that only frame the question; dropping them keeps sub-queries about their topic.
 _FRAMING = re.compile(
     r"^(?:between|after|before|considering|based on|given|did|does|do|is|are|was|were|has|"
     r"have|which|who|what|according to)\b\s*", re.IGNORECASE)
-_MIN_PART_WORDS = 3
+_CLAUSE_FILLER = frozenset(
+    """a an the and or of on in at to by for from with about as is are was were be been has
+    have had did does do report reports reported article articles published source news
+    both same another other either this that these those there their its his her which what
+    who whom whose when where why how also per according mentioned covered described
+    discussed known""".split())
+_MIN_CLAUSE_WORDS = 2
+_DETERMINER_BEFORE = re.compile(r"\b(?:the|a|an|another)\s+['\"‘“]?$", re.IGNORECASE)
 
 
 def analyse(question: str, matcher: OutletMatcher | None = None) -> QueryAnalysis:
@@ -285,73 +318,123 @@ def analyse(question: str, matcher: OutletMatcher | None = None) -> QueryAnalysi
     dates = find_dates(question)
     spans = [(m.start, m.end) for m in outlets] + [(d.start, d.end) for d in dates]
     analysis = QueryAnalysis(question, outlets, dates, find_entities(question, spans))
+    analysis.clauses = find_clauses(question, spans, _outlet_breaks(question, outlets[1:]))
     analysis.parts = decompose(analysis)
     return analysis
 
 
-def decompose(analysis: QueryAnalysis) -> list[SubQuery]:
-    """Parts of a question that compares or chains reports, one per outlet mention, each
-    with the clause(s) around it; [] when the question names fewer than two anchors.
+def _outlet_breaks(question: str, outlets: Sequence[OutletMention]) -> list[int]:
+    """Where "the <outlet> article ..." starts a new report's description; an outlet named
+    after its clause ("..., reported by TechCrunch") ends one instead, so no cut there."""
+    breaks = []
+    for mention in outlets:
+        before = _DETERMINER_BEFORE.search(question[max(0, mention.start - 12) : mention.start])
+        if before:
+            breaks.append(mention.start - len(before.group()))
+    return breaks
 
-    A report's own words sit on either side of its outlet: "the TechCrunch article on
-    Meta's ads" and "ad revenue, according to 'The Age'". So each outlet takes the
-    clauses from the end of the previous outlet's clause through its own clause.
+
+def find_clauses(question: str, metadata_spans: Iterable[tuple[int, int]] = (),
+                 breaks: Iterable[int] = ()) -> list[Clause]:
+    """The question cut at clause boundaries and at `breaks`, keeping pieces with at least
+    two content words once outlet names and dates (`metadata_spans`) are set aside: "the
+    report from 'Wired' on 2023-11-25" says nothing a sentence could match."""
+    cuts = sorted(set(breaks))
+    spans: list[tuple[int, int]] = []
+    for start, end in _clause_spans(question):
+        inner = [c for c in cuts if start < c < end]
+        spans.extend(zip([start, *inner], [*inner, end], strict=True))
+    hidden = list(metadata_spans)
+    found: list[Clause] = []
+    for start, end in spans:
+        visible = "".join(" " if any(s <= i < e for s, e in hidden) else question[i]
+                          for i in range(start, end))
+        words = [w for w in re.findall(r"\w[\w'’-]*", visible)
+                 if w.lower() not in _CLAUSE_FILLER]
+        text = _strip_framing(visible)
+        if len(words) >= _MIN_CLAUSE_WORDS and text and text not in {c.text for c in found}:
+            found.append(Clause(start, end, text))
+    return found
+
+
+# What is left of "the report from 'The Verge' published on 2023-11-24" once the outlet and
+# date are blanked: it matches report-like sentences, not the report's content.
+_REPORT_FRAME = re.compile(
+    r"\b(?:the|a|an|another)\s+(?:report|article|piece|story|review|coverage)s?"
+    r"(?:\s+(?:from|by|in|of))?\b", re.IGNORECASE)
+_PUBLISHED = re.compile(r"\b(?:published|released|posted|dated)(?:\s+(?:on|in))?(?=\s|$)",
+                        re.IGNORECASE)
+_EMPTY_QUOTES = re.compile(r"(['\"‘“])\s*(['\"’”])")
+_DANGLING = re.compile(
+    r"\s+(?:(?:published|released|reported|posted)\s+)?(?:on|by|from|in|at|per|according "
+    r"to|as reported by|reported by|covered by|mentioned by)\s*$", re.IGNORECASE)
+
+
+def _strip_framing(text: str) -> str:
+    """A clause's content: its words without outlet names, dates and report framing,
+    which sentences never contain (metadata boosts handle those)."""
+    text = " ".join(_EMPTY_QUOTES.sub(" ", text).split())
+    text = _PUBLISHED.sub(" ", _REPORT_FRAME.sub(" ", text))
+    text = " ".join(text.split())
+    previous = None
+    while previous != text:
+        previous = text
+        text = _DANGLING.sub("", _clean(text))
+    return text
+
+
+def decompose(analysis: QueryAnalysis) -> list[SubQuery]:
+    """Parts of a question that compares or chains reports; [] for a simple question.
+
+    Anchored on outlets when it names two or more ("the report from 'The Verge' ... and
+    the report from 'Wired' ..."), else on dates ("TechCrunch reported on October 31 ...
+    and again on December 15"), else one part per clause ("known for X, accused of Y,
+    and Z"). A report's own words sit on either side of its outlet ("the TechCrunch
+    article on Meta's ads", "ad revenue, according to 'The Age'"), so each outlet takes
+    the text from the end of the previous outlet's clause through its own clause; words
+    after the last report ("..., is there consistency in X?") are shared by every part.
     """
     question = analysis.question
     anchors = sorted(analysis.outlets, key=lambda m: m.start)
-    if len(anchors) < 2 and len(analysis.dates) < 2:
-        return _clause_parts(analysis) if len(anchors) <= 1 else []
-    if len(anchors) < 2:
-        # Two dates, one (or no) outlet: "TechCrunch reported on October 31 ... and again on
-        # December 15": the dates are the anchors.
-        return _date_parts(analysis)
-    clauses = _clauses(question)
-    parts: list[SubQuery] = []
-    consumed = 0
-    for index, anchor in enumerate(anchors):
-        clause_end = next((e for s, e in clauses if s <= anchor.start < e), len(question))
-        if index + 1 < len(anchors):
-            following = anchors[index + 1]
-            # The clause owning the anchor ends before the next outlet is named.
-            clause_end = min(clause_end, following.start)
-        begin = consumed
-        text = question[begin:clause_end]
-        consumed = clause_end
-        part_dates = tuple(d for d in analysis.dates if begin <= d.start < clause_end)
-        parts.append(SubQuery(_clean(text), anchor.sources, part_dates))
-    tail = question[consumed:]
-    if len(_clean(tail).split()) >= _MIN_PART_WORDS:
-        # Words after the last report ("..., is there consistency in X?") are the shared
-        # topic: every part needs them to find its report.
-        parts = [SubQuery(f"{p.text} {_clean(tail)}", p.sources, p.dates) for p in parts]
-    return _dedupe(parts)
-
-
-def _date_parts(analysis: QueryAnalysis) -> list[SubQuery]:
-    question = analysis.question
-    sources = analysis.sources
-    parts = []
-    previous = 0
-    for index, mention in enumerate(analysis.dates):
-        end = analysis.dates[index + 1].start if index + 1 < len(analysis.dates) else len(question)
-        parts.append(SubQuery(_clean(question[previous:end]), sources, (mention,)))
-        previous = mention.end
-    return _dedupe(parts)
-
-
-def _clause_parts(analysis: QueryAnalysis) -> list[SubQuery]:
-    """A question that lists several facts ("known for X, accused of Y, and Z"): one part
-    per clause, all sharing the question's outlets and dates."""
-    clauses = [_clean(analysis.question[s:e]) for s, e in _clauses(analysis.question)]
-    clauses = [c for c in clauses if len(c.split()) >= _MIN_PART_WORDS]
-    if len(clauses) < 2:
+    if len(anchors) >= 2:
+        spans = _clause_spans(question)
+        segments: list[tuple[int, int, frozenset[str]]] = []
+        consumed = 0
+        for index, anchor in enumerate(anchors):
+            end = next((e for s, e in spans if s <= anchor.start < e), len(question))
+            if index + 1 < len(anchors):
+                end = min(end, anchors[index + 1].start)
+            segments.append((consumed, end, anchor.sources))
+            consumed = end
+        tail = (consumed, len(question))
+        parts = [_part(analysis, [(a, b), tail], sources,
+                       tuple(d for d in analysis.dates if a <= d.start < b))
+                 for a, b, sources in segments]
+    elif len(analysis.dates) >= 2:
+        parts = []
+        previous = 0
+        for index, mention in enumerate(analysis.dates):
+            end = (analysis.dates[index + 1].start if index + 1 < len(analysis.dates)
+                   else len(question))
+            parts.append(_part(analysis, [(previous, end)], analysis.sources, (mention,)))
+            previous = mention.end
+    elif len(analysis.clauses) >= 2:
+        parts = [SubQuery(c.text, analysis.sources, tuple(analysis.dates), (i,))
+                 for i, c in enumerate(analysis.clauses)]
+    else:
         return []
-    sources = analysis.sources
-    dates = tuple(analysis.dates)
-    return _dedupe([SubQuery(c, sources, dates) for c in clauses])
+    return _dedupe(parts)
 
 
-def _clauses(question: str) -> list[tuple[int, int]]:
+def _part(analysis: QueryAnalysis, spans: list[tuple[int, int]], sources: frozenset[str],
+          dates: tuple[DateMention, ...]) -> SubQuery:
+    text = " ".join(t for t in (_clean(analysis.question[a:b]) for a, b in spans) if t)
+    covered = tuple(i for i, c in enumerate(analysis.clauses)
+                    if any(c.start < b and a < c.end for a, b in spans))
+    return SubQuery(text, sources, dates, covered)
+
+
+def _clause_spans(question: str) -> list[tuple[int, int]]:
     spans = []
     start = 0
     for match in _CLAUSE_BREAK.finditer(question):
@@ -364,7 +447,7 @@ def _clauses(question: str) -> list[tuple[int, int]]:
 
 
 def _clean(text: str) -> str:
-    text = " ".join(text.strip(" ,;?.").split())
+    text = " ".join(text.strip(" ,;?.'\"‘’“”").split())
     previous = None
     while previous != text:
         previous = text

@@ -1,5 +1,8 @@
 """Retrieval: question → ranked passages, with metadata filters pushed down to Chroma.
 
+`make_retriever` picks the hybrid retriever (rag/hybrid.py: BM25 + dense + rerank) or the
+dense one below, which is also the benchmark's baseline.
+
 Chroma is queried directly rather than through llama-index's `VectorIndexRetriever`:
 we already hold the query vector and need the raw metadata (offsets, sentence spans,
 content hash) back, and skipping the node conversion saves several milliseconds a
@@ -11,9 +14,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from rag.config import MAX_K
+from rag.config import MAX_K, Settings
 from rag.embeddings import Embedder
 from rag.errors import InvalidArgumentError
 from rag.schema import Passage
@@ -80,10 +83,32 @@ def to_passage(hit: StoredChunk, score: float) -> Passage:
     )
 
 
+class Retriever(Protocol):
+    def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
+                 ) -> list[Passage]: ...
+
+    def refresh(self) -> None:
+        """Catch up with the store after an ingest, delete or reindex."""
+        ...
+
+
+def make_retriever(settings: Settings, store: Store, embedder: Embedder) -> Retriever:
+    """Hybrid retrieval (`RAG_HYBRID`, on by default) or the dense baseline. The hybrid
+    side index lives under the data directory, one per collection."""
+    if not settings.hybrid:
+        return DenseRetriever(store, embedder)
+    from rag.hybrid import HybridRetriever
+
+    return HybridRetriever(store, embedder, settings.home / "bm25" / settings.collection)
+
+
 class DenseRetriever:
     def __init__(self, store: Store, embedder: Embedder) -> None:
         self.store = store
         self.embedder = embedder
+
+    def refresh(self) -> None:
+        """Nothing to catch up: Chroma is the whole index."""
 
     def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
                  ) -> list[Passage]:

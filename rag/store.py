@@ -201,6 +201,10 @@ class Store:
     # Every write here therefore bumps a token in a file next to the store; a search that
     # finds the token changed by someone else first reopens the store from disk.
 
+    def sync(self) -> None:
+        """Reload what other processes wrote, if anything (cheap when nothing changed)."""
+        self._refresh()
+
     def generation(self) -> str:
         """A token that changes with every write to this on-disk store, by any process
         (a few microseconds to read); "" for a Chroma server, where it is not tracked.

@@ -1,0 +1,699 @@
+"""Hybrid retrieval: dense (Chroma) and lexical (BM25 via bm25s) rankings fused by
+reciprocal rank fusion, soft outlet/date boosts, an offline rerank, and per-part quotas
+for questions that compare or chain several reports.
+
+Why each piece is here:
+
+- Dense vectors from a small model blur names and numbers ("Tyreek Hill", "$26.3
+  billion"); BM25 matches them exactly. Rank fusion needs no calibration between them.
+- News questions name their outlet and date ("the report from 'The Verge' on
+  2023-11-24"). Those add rankings restricted to the outlet and a score boost, never a
+  filter: a misread outlet costs some ranking quality, no recall.
+- A long question that lists several facts matches each evidence sentence with one of
+  its clauses only, so the rerank scores a chunk by its best sentence against the whole
+  question and against each clause, plus exact names and numbers.
+- A question comparing two reports needs evidence from both; each part of it (per
+  outlet, per date, or per clause) gets its best chunk into the top k by quota.
+
+The index beside Chroma (`SideIndex`: BM25, per-chunk metadata, sentence vectors) is
+persisted under `index_dir` with the chunk ids and a fingerprint of the collection, so a
+stale copy (another process ingested, or a crash between ingest and refresh) is noticed
+and brought up to date from what it already holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.embeddings import Embedder
+from rag.errors import StoreError
+from rag.extractive import stem
+from rag.query_analysis import OutletMatcher, QueryAnalysis, analyse
+from rag.retrieval import build_where, check_k, live_passages
+from rag.schema import Passage
+from rag.store import Store, StoredChunk
+
+logger = logging.getLogger(__name__)
+
+INDEX_VERSION = 1
+INDEX_FILE = "index.npz"
+_TOKEN = re.compile(r"\w+(?:[.,]\d+)*")
+_LEXICAL_STOPWORDS = frozenset(
+    """a about an and are as at be been but by can could did do does for from had has have
+    he her his how i if in into is it its me my not of on or our she so than that the their
+    them then there these they this those to was we were what when where which while who whom
+    why will with would you your""".split()
+)
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased, lightly stemmed words; numbers keep their digits ("10,000" → "10000")
+    so a number in a question matches the same number in a passage."""
+    tokens = []
+    for raw in _TOKEN.findall(text.replace("’", "'")):
+        word = raw.lower()
+        if word[0].isdigit():
+            word = word.replace(",", "")
+        if word in _LEXICAL_STOPWORDS or (len(word) == 1 and not word.isdigit()):
+            continue
+        tokens.append(stem(word) if word.isalpha() else word)
+    return tokens
+
+
+def catch_up(store: Store) -> None:
+    """Let an on-disk store reload what other processes wrote. Chroma's local client keeps
+    the vector index it loaded in memory; `Store.query` reloads it when another writer
+    has bumped the store's generation, but the side index reads vectors and lists ids
+    without going through `query`, so it asks for the same check first."""
+    store.sync()
+
+
+def store_generation(store: Store) -> str:
+    """The store's write token ("" if it keeps none)."""
+    return store.generation()
+
+
+def chunk_ids(store: Store) -> list[str]:
+    """Every chunk id in the collection; ids only, so checking freshness stays cheap."""
+    listed = getattr(store, "chunk_ids", None)
+    if listed is not None:
+        return list(listed())
+    ids: list[str] = []
+    offset, page = 0, 5000
+    while True:
+        result = store.chunks.get(include=[], limit=page, offset=offset)
+        ids.extend(result["ids"])
+        if len(result["ids"]) < page:
+            return ids
+        offset += page
+
+
+def fingerprint(ids: Iterable[str]) -> str:
+    digest = hashlib.sha256()
+    for chunk_id in sorted(ids):
+        digest.update(chunk_id.encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def sentence_texts(chunk: StoredChunk) -> list[str]:
+    """The chunk's sentences from its stored spans (the whole chunk if it has none)."""
+    meta = chunk.metadata
+    start = int(meta.get("start", 0))
+    spans = json.loads(str(meta.get("sentences") or "[]"))
+    texts = [chunk.text[s - start : e - start] for s, e in spans]
+    texts = [t for t in texts if t.strip()]
+    return texts or [chunk.text]
+
+
+# -- the side index --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChunkInfo:
+    """What ranking needs about a chunk without asking Chroma."""
+
+    doc_id: str
+    content_hash: str
+    source: str
+    published_ts: int | None
+
+    @classmethod
+    def of(cls, meta: Mapping[str, Any]) -> ChunkInfo:
+        ts = meta.get("published_ts")
+        return cls(str(meta.get("doc_id", "")), str(meta.get("content_hash", "")),
+                   str(meta.get("source", "")), int(ts) if ts is not None else None)
+
+
+@dataclass
+class _Rows:
+    """Per-chunk material, row i ↔ ids[i]. A chunk's vectors are rows
+    offsets[i]:offsets[i+1] of `vectors`: one per sentence when sentence vectors are
+    on, else its stored chunk vector (float16 halves memory and changes no ranking)."""
+
+    ids: list[str]
+    infos: list[ChunkInfo]
+    tokens: list[list[str]]
+    offsets: np.ndarray
+    vectors: np.ndarray
+
+
+class SideIndex:
+    """BM25 over chunk texts, each chunk's filterable metadata and its vectors. Each
+    chunk's tokens and vectors are kept, so new chunks are added without re-reading or
+    re-embedding the old ones. `kind` names the vectors ("<model>/chunks" or
+    "<model>/sentences"); an index of another kind is rebuilt, not reused."""
+
+    def __init__(self, rows: _Rows, kind: str) -> None:
+        import bm25s
+
+        self.rows = rows
+        self.kind = kind
+        self.ids = rows.ids
+        self.fingerprint = fingerprint(rows.ids)
+        self.row = {chunk_id: i for i, chunk_id in enumerate(rows.ids)}
+        self.sources = sorted({i.source for i in rows.infos})
+        self._source_code = {s: n for n, s in enumerate(self.sources)}
+        self.source_codes = np.array([self._source_code[i.source] for i in rows.infos],
+                                     dtype=np.int32)
+        self.has_date = np.array([i.published_ts is not None for i in rows.infos], dtype=bool)
+        self.published = np.array([i.published_ts or 0 for i in rows.infos], dtype=np.int64)
+        self.token_sets = [frozenset(t) for t in rows.tokens]
+        self._bm25: Any = None
+        if rows.ids:
+            self._bm25 = bm25s.BM25()
+            # A chunk without word tokens (all symbols) still needs its row.
+            self._bm25.index([t or [""] for t in rows.tokens], show_progress=False)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def build(cls, store: Store, chunks: Iterable[StoredChunk], embedder: Embedder,
+              sentences: bool) -> SideIndex:
+        return cls(_make_rows(store, list(chunks), embedder, sentences),
+                   vector_kind(embedder, sentences))
+
+    def updated(self, store: Store, current: Sequence[str], embedder: Embedder,
+                sentences: bool) -> SideIndex:
+        """This index for the chunk ids `current`: kept chunks reuse their tokens and
+        vectors, only new ones are read from the store (and embedded)."""
+        new = [i for i in current if i not in self.row]
+        fresh = _make_rows(store, _get_chunks(store, new), embedder, sentences)
+        fresh_row = {chunk_id: i for i, chunk_id in enumerate(fresh.ids)}
+        old = self.rows
+        rows = _Rows([], [], [], np.zeros(1, dtype=np.int64), np.zeros((0, 0)))
+        pieces: list[np.ndarray] = []
+        for chunk_id in current:
+            if chunk_id in self.row:
+                source, i = old, self.row[chunk_id]
+            elif chunk_id in fresh_row:
+                source, i = fresh, fresh_row[chunk_id]
+            else:
+                continue  # deleted between listing and reading
+            rows.ids.append(chunk_id)
+            rows.infos.append(source.infos[i])
+            rows.tokens.append(source.tokens[i])
+            pieces.append(source.vectors[source.offsets[i] : source.offsets[i + 1]])
+        rows.offsets = np.concatenate([[0], np.cumsum([len(p) for p in pieces])]).astype(
+            np.int64)
+        rows.vectors = _stack(pieces, embedder.dimension)
+        return SideIndex(rows, vector_kind(embedder, sentences))
+
+    # -- persistence --------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        """Written atomically: a reader sees the old index or the new one, never half."""
+        directory.mkdir(parents=True, exist_ok=True)
+        vocab: dict[str, int] = {}
+        flat = [vocab.setdefault(t, len(vocab)) for row in self.rows.tokens for t in row]
+        token_offsets = np.cumsum([0] + [len(r) for r in self.rows.tokens], dtype=np.int64)
+        payload = {
+            "version": INDEX_VERSION,
+            "kind": self.kind,
+            "fingerprint": self.fingerprint,
+            "ids": self.ids,
+            "infos": [[i.doc_id, i.content_hash, i.source, i.published_ts]
+                      for i in self.rows.infos],
+            "vocab": list(vocab),
+        }
+        handle, temp = tempfile.mkstemp(dir=directory, prefix=".index-", suffix=".npz")
+        os.close(handle)
+        try:
+            np.savez(temp, tokens=np.array(flat, dtype=np.int32), token_offsets=token_offsets,
+                     offsets=self.rows.offsets, vectors=self.rows.vectors,
+                     meta=np.frombuffer(json.dumps(payload).encode(), dtype=np.uint8))
+            os.replace(temp, directory / INDEX_FILE)
+        finally:
+            if os.path.exists(temp):
+                os.unlink(temp)
+
+    @classmethod
+    def load(cls, directory: Path) -> SideIndex | None:
+        """The saved index, or None if there is none or it cannot be read (it is rebuilt)."""
+        try:
+            with np.load(directory / INDEX_FILE) as data:
+                payload = json.loads(bytes(data["meta"]).decode())
+                flat = data["tokens"]
+                token_offsets = data["token_offsets"]
+                offsets = data["offsets"]
+                vectors = data["vectors"]
+        except (OSError, ValueError, KeyError):
+            return None
+        if payload.get("version") != INDEX_VERSION:
+            return None
+        vocab = payload["vocab"]
+        words = [vocab[i] for i in flat.tolist()]
+        tokens = [words[token_offsets[n] : token_offsets[n + 1]]
+                  for n in range(len(token_offsets) - 1)]
+        infos = [ChunkInfo(d, h, s, ts) for d, h, s, ts in payload["infos"]]
+        return cls(_Rows(list(payload["ids"]), infos, tokens, offsets, vectors),
+                   str(payload.get("kind", "")))
+
+    # -- queries ----------------------------------------------------------------
+
+    def scores(self, query_tokens: Sequence[str]) -> np.ndarray:
+        if self._bm25 is None:
+            return np.zeros(0, dtype=np.float32)
+        known = [t for t in query_tokens if t in self._bm25.vocab_dict]
+        if not known:
+            return np.zeros(len(self.ids), dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(known), dtype=np.float32)
+
+    def mask(self, where: Mapping[str, Any] | None) -> np.ndarray | None:
+        """Rows a Chroma `where` clause (as `build_where` writes them) keeps; None = all.
+        Evaluating the same clause keeps both sides' filters identical."""
+        if not where:
+            return None
+        return self._eval(where)
+
+    def _eval(self, clause: Mapping[str, Any]) -> np.ndarray:
+        if "$and" in clause:
+            result = np.ones(len(self.ids), dtype=bool)
+            for part in clause["$and"]:
+                result &= self._eval(part)
+            return result
+        ((key, condition),) = clause.items()
+        if key == "source":
+            names = condition["$in"] if isinstance(condition, dict) else [condition]
+            return self.source_mask(names)
+        if key == "published_ts":
+            ((operator, value),) = condition.items()
+            if operator == "$gte":
+                return self.has_date & (self.published >= int(value))
+            if operator == "$lte":
+                return self.has_date & (self.published <= int(value))
+        raise ValueError(f"unsupported filter clause {clause!r}")
+
+    def source_mask(self, sources: Iterable[str]) -> np.ndarray:
+        codes = [self._source_code[s] for s in sources if s in self._source_code]
+        return np.isin(self.source_codes, codes)
+
+    def top(self, scores: np.ndarray, n: int, mask: np.ndarray | None = None) -> list[str]:
+        """Ids of the n best-scoring rows (with a positive score) among `mask`."""
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        n = min(n, len(scores))
+        if n <= 0:
+            return []
+        best = np.argpartition(-scores, n - 1)[:n]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [self.ids[i] for i in best if scores[i] > 0]
+
+    def sentence_vectors(self, row: int) -> np.ndarray:
+        return self.rows.vectors[self.rows.offsets[row] : self.rows.offsets[row + 1]]
+
+
+def vector_kind(embedder: Embedder, sentences: bool) -> str:
+    return f"{embedder.name}/{'sentences' if sentences else 'chunks'}"
+
+
+def _make_rows(store: Store, chunks: Sequence[StoredChunk], embedder: Embedder,
+               sentences: bool) -> _Rows:
+    """Rows for `chunks`. Chunk vectors are read back from Chroma, not recomputed; with
+    `sentences`, chunks of two or more sentences also get one vector per sentence, which
+    costs about one more embedding pass over their text."""
+    try:
+        stored = _stored_vectors(store, [c.chunk_id for c in chunks])
+    except StoreError:
+        # The vectors are not readable here (another process's write this client has not
+        # loaded): the model recomputes them from the stored texts, the same vectors.
+        stored = dict(zip([c.chunk_id for c in chunks], embedder.embed([c.text for c in chunks])
+                          if chunks else [], strict=True))
+    texts = [sentence_texts(c) if sentences else [] for c in chunks]
+    to_embed = [t for group in texts if len(group) > 1 for t in group]
+    embedded = iter(embedder.embed(to_embed) if to_embed else [])
+    kept: list[StoredChunk] = []
+    blocks: list[np.ndarray] = []
+    for chunk, group in zip(chunks, texts, strict=True):
+        if len(group) > 1:
+            blocks.append(np.stack([next(embedded) for _ in group]))
+        elif chunk.chunk_id in stored:
+            blocks.append(stored[chunk.chunk_id][None, :])
+        else:
+            continue  # deleted since it was listed
+        kept.append(chunk)
+    return _Rows([c.chunk_id for c in kept], [ChunkInfo.of(c.metadata) for c in kept],
+                 [tokenize(c.text) for c in kept],
+                 np.concatenate([[0], np.cumsum([len(b) for b in blocks])]).astype(np.int64),
+                 _stack(blocks, embedder.dimension))
+
+
+def _stored_vectors(store: Store, ids: Sequence[str]) -> dict[str, np.ndarray]:
+    """The vectors Chroma holds for `ids`: what ingest computed, so no model call."""
+    found: dict[str, np.ndarray] = {}
+    for begin in range(0, len(ids), 5000):
+        try:
+            result = store.chunks.get(ids=list(ids[begin : begin + 5000]),
+                                      include=["embeddings"])
+        except Exception as exc:
+            raise StoreError(f"reading chunk vectors failed: {exc}") from exc
+        found.update({i: np.asarray(v, dtype=np.float32)
+                      for i, v in zip(result["ids"], result["embeddings"], strict=True)})
+    return found
+
+
+def _stack(blocks: list[np.ndarray], dimension: int) -> np.ndarray:
+    blocks = [b for b in blocks if len(b)]
+    return (np.concatenate(blocks).astype(np.float16) if blocks
+            else np.zeros((0, dimension), dtype=np.float16))
+
+
+def _get_chunks(store: Store, ids: Sequence[str]) -> list[StoredChunk]:
+    found: list[StoredChunk] = []
+    for begin in range(0, len(ids), 5000):
+        found.extend(store.get_chunks(ids[begin : begin + 5000]))
+    return found
+
+
+# -- fusion ----------------------------------------------------------------------------
+
+
+def rrf(rankings: Sequence[Sequence[str]], weights: Sequence[float] | None = None,
+        k: int = 60) -> dict[str, float]:
+    """Reciprocal rank fusion: Σ weight / (k + rank), ranks counted from 1."""
+    fused: dict[str, float] = {}
+    weights = weights if weights is not None else [1.0] * len(rankings)
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, key in enumerate(ranking, start=1):
+            fused[key] = fused.get(key, 0.0) + weight / (k + rank)
+    return fused
+
+
+@dataclass(frozen=True)
+class HybridConfig:
+    """Ranking weights. The signal weights were set by a coordinate search over the
+    MultiHop-RAG benchmark's odd-numbered queries and checked on the even-numbered ones
+    (evals/results/retrieval.md); the part weights by the unit tests. Scale: rank 1 of
+    one ranking at weight 1 adds 1/61 ≈ 0.016."""
+
+    candidates: int = 50
+    rrf_k: int = 60
+    dense_weight: float = 0.5
+    lexical_weight: float = 0.5
+    outlet_dense_weight: float = 0.5
+    outlet_lexical_weight: float = 1.0
+    outlet_boost: float = 0.0075
+    date_boost: float = 0.045
+    rerank: bool = True
+    sentence_weight: float = 0.04
+    clause_weight: float = 0.04
+    entity_weight: float = 0.02
+    decompose: bool = True
+    max_parts: int = 4
+    part_quota: int = 1
+    part_clause_weight: float = 0.05
+    # Within a part its outlet is the anchor ("the report from 'Wired'"), so it weighs
+    # more than in the whole question; it only decides which chunk fills the part's quota.
+    part_outlet_boost: float = 0.05
+    # Sentence vectors make the rerank sentence-level; without them it uses chunk vectors.
+    sentence_vectors: bool = True
+    # Extra passages fetched beyond k, so dropped orphans still leave k.
+    slack: int = 4
+
+
+@dataclass
+class _Candidates:
+    ids: list[str]
+    base: np.ndarray
+    clause_sims: np.ndarray  # candidates × clauses
+    sources: list[str]
+    published: list[int | None]
+
+
+class HybridRetriever:
+    def __init__(self, store: Store, embedder: Embedder, index_dir: Path,
+                 config: HybridConfig | None = None) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.index_dir = Path(index_dir)
+        self.config = config or HybridConfig()
+        self._lock = threading.Lock()
+        self._index: SideIndex | None = None
+        self._matcher = OutletMatcher(())
+        self._stamp: tuple[str, int] | None = None
+        self.last_refresh_ms = 0.0
+
+    def with_config(self, **changes: Any) -> HybridRetriever:
+        """Another retriever over the same index (for comparisons): no second build."""
+        other = HybridRetriever(self.store, self.embedder, self.index_dir,
+                                replace(self.config, **changes))
+        other._index, other._matcher, other._stamp = self._index, self._matcher, self._stamp
+        return other
+
+    # -- index upkeep -------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Bring the side index in line with the chunk collection; call after every
+        ingest, delete or reindex. Cheap when nothing changed."""
+        started = time.perf_counter()
+        sentences = self.config.sentence_vectors
+        kind = vector_kind(self.embedder, sentences)
+        with self._lock:
+            # Taken before listing: a write after this point changes it, so the next
+            # question refreshes again instead of trusting this listing.
+            stamp = self._current_stamp()
+            current = chunk_ids(self.store)
+            wanted = fingerprint(current)
+            index = self._index if self._index is not None and self._index.kind == kind else None
+            if index is None or index.fingerprint != wanted:
+                loaded = SideIndex.load(self.index_dir)
+                if loaded is not None and loaded.kind != kind:
+                    loaded = None
+                if loaded is not None and loaded.fingerprint == wanted:
+                    index = loaded
+                else:
+                    base = index or loaded
+                    index = (base.updated(self.store, current, self.embedder, sentences)
+                             if base is not None
+                             else SideIndex.build(self.store, self.store.all_chunks(),
+                                                  self.embedder, sentences))
+                    try:
+                        index.save(self.index_dir)
+                    except OSError as exc:
+                        # A full disk or read-only home costs the next process a rebuild;
+                        # failing here would fail every question.
+                        logger.warning("could not save the retrieval index to %s: %s",
+                                       self.index_dir, exc)
+                self._index = index
+                self._matcher = OutletMatcher(index.sources)
+            self._stamp = stamp
+        self.last_refresh_ms = (time.perf_counter() - started) * 1000
+
+    def _ensure_index(self) -> SideIndex:
+        index = self._index
+        if index is None or self._current_stamp() != self._stamp:
+            self.refresh()
+            index = self._index
+        assert index is not None
+        return index
+
+    def _current_stamp(self) -> tuple[str, int]:
+        """What changes when any process writes: the store's generation token (an on-disk
+        store bumps it on every write) and the chunk count (all a Chroma server offers; a
+        replacement that keeps the count waits for the next refresh there, its stale rows
+        dropped by `live_passages` meanwhile)."""
+        catch_up(self.store)
+        return store_generation(self.store), self.store.chunk_count()
+
+    # -- retrieval ----------------------------------------------------------------
+
+    def analyse(self, question: str) -> QueryAnalysis:
+        self._ensure_index()
+        return analyse(question, self._matcher)
+
+    def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
+                 ) -> list[Passage]:
+        check_k(k)
+        where = build_where(filters)
+        index = self._ensure_index()
+        analysis = analyse(question, self._matcher)
+        config = self.config
+        question_vector = self.embedder.embed_query(question)
+        clause_vectors = (self._clause_vectors(analysis, question_vector) if config.rerank
+                          else question_vector[None, :])
+        candidates = self._candidates(index, analysis, question_vector, clause_vectors, where)
+        if not candidates.ids:
+            return []
+        order = self._select(analysis, candidates, k)
+        wanted = order[: k + config.slack]
+        chunks = {c.chunk_id: c for c in self.store.get_chunks(wanted)}
+        score = dict(zip(candidates.ids, candidates.base.tolist(), strict=True))
+        scored = [(chunks[i], float(score[i])) for i in wanted if i in chunks]
+        return live_passages(self.store, scored)[:k]
+
+    def _clause_vectors(self, analysis: QueryAnalysis, question_vector: np.ndarray
+                        ) -> np.ndarray:
+        """One vector per clause; a one-clause question is its own clause. Embedded apart
+        from the question: one batch pads every row to its longest text."""
+        texts = [c.text for c in analysis.clauses]
+        if len(texts) < 2:
+            return question_vector[None, :]
+        return self.embedder.embed(texts)
+
+    def _candidates(self, index: SideIndex, analysis: QueryAnalysis, question_vector: np.ndarray,
+                    clause_vectors: np.ndarray, where: dict[str, Any] | None) -> _Candidates:
+        config = self.config
+        n = config.candidates
+        rankings: list[list[str]] = []
+        weights: list[float] = []
+        dense = _nearest(self.store, question_vector, n, where)
+        similarity = dict(dense)
+        rankings.append([chunk_id for chunk_id, _ in dense])
+        weights.append(config.dense_weight)
+        lexical = index.scores(tokenize(analysis.question))
+        base_mask = index.mask(where)
+        if len(lexical):
+            rankings.append(index.top(lexical, n, base_mask))
+            weights.append(config.lexical_weight)
+        sources = analysis.sources
+        if sources:
+            restricted = _and(where, {"source": {"$in": sorted(sources)}})
+            inside = _nearest(self.store, question_vector, n, restricted)
+            similarity.update(inside)
+            rankings.append([chunk_id for chunk_id, _ in inside])
+            weights.append(config.outlet_dense_weight)
+            if len(lexical):
+                mask = index.source_mask(sources)
+                rankings.append(index.top(lexical, n, mask if base_mask is None
+                                          else mask & base_mask))
+                weights.append(config.outlet_lexical_weight)
+        fused = rrf(rankings, weights, config.rrf_k)
+        ids = list(fused)
+        rows = [index.row.get(i) for i in ids]
+        base = np.array([fused[i] for i in ids], dtype=np.float64)
+        infos = [index.rows.infos[r] if r is not None else None for r in rows]
+        chunk_sources = [i.source if i else "" for i in infos]
+        published = [i.published_ts if i else None for i in infos]
+        if sources:
+            base += config.outlet_boost * np.array([s in sources for s in chunk_sources])
+        if analysis.dates:
+            base += config.date_boost * np.array(
+                [max(d.score(ts) for d in analysis.dates) for ts in published])
+        clause_sims = np.zeros((len(ids), len(clause_vectors)))
+        if config.rerank:
+            sentence_sims, clause_sims = self._similarities(
+                index, ids, rows, question_vector, clause_vectors, similarity)
+            base += config.sentence_weight * sentence_sims
+            base += config.clause_weight * clause_sims.max(axis=1)
+            base += config.entity_weight * _entity_matches(index, analysis.entities, rows)
+        return _Candidates(ids, base, clause_sims, chunk_sources, published)
+
+    def _similarities(self, index: SideIndex, ids: list[str], rows: list[int | None],
+                      question_vector: np.ndarray, clause_vectors: np.ndarray,
+                      similarity: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Per candidate: its best vector (sentence, or the chunk itself) against the
+        question and against each clause. Chunks the index does not hold yet (written
+        since the last refresh) are looked up in Chroma."""
+        sentence = np.zeros(len(ids))
+        clauses = np.zeros((len(ids), len(clause_vectors)))
+        missing = [n for n, r in enumerate(rows)
+                   if r is None or not len(index.sentence_vectors(r))]
+        skipped = set(missing)
+        present = [n for n in range(len(ids)) if n not in skipped]
+        if present:
+            blocks = [index.sentence_vectors(r) for r in (rows[n] for n in present)
+                      if r is not None]
+            starts = np.cumsum([0] + [len(b) for b in blocks[:-1]])
+            matrix = np.concatenate(blocks).astype(np.float32)
+            sentence[present] = np.maximum.reduceat(matrix @ question_vector, starts)
+            clauses[present] = np.maximum.reduceat(matrix @ clause_vectors.T, starts, axis=0)
+        if missing:
+            try:
+                vectors = _stored_vectors(self.store, [ids[n] for n in missing])
+            except StoreError:
+                vectors = {}  # the dense similarity below stands in
+            for n in missing:
+                vector = vectors.get(ids[n])
+                if vector is not None:
+                    sentence[n] = float(vector @ question_vector)
+                    clauses[n] = clause_vectors @ vector
+                else:
+                    sentence[n] = similarity.get(ids[n], 0.0)
+                    clauses[n] = sentence[n]
+        return sentence, clauses
+
+    def _select(self, analysis: QueryAnalysis, candidates: _Candidates, k: int) -> list[str]:
+        """Candidate ids, best first, with each part's best candidates (`part_quota` of
+        them) guaranteed a place in the top k."""
+        config = self.config
+        order = list(np.argsort(-candidates.base, kind="stable"))
+        parts = analysis.parts[: config.max_parts] if config.decompose else []
+        if not parts or config.part_quota <= 0:
+            return [candidates.ids[i] for i in order]
+        forced: list[int] = []
+        for part in parts:
+            score = candidates.base.copy()
+            if part.clauses and config.rerank:
+                score += config.part_clause_weight * candidates.clause_sims[
+                    :, list(part.clauses)].max(axis=1)
+            if part.sources:
+                score += config.part_outlet_boost * np.array(
+                    [s in part.sources for s in candidates.sources])
+            if part.dates:
+                score += config.date_boost * np.array(
+                    [max(d.score(ts) for d in part.dates) for ts in candidates.published])
+            for i in np.argsort(-score, kind="stable")[: config.part_quota]:
+                if int(i) not in forced:
+                    forced.append(int(i))
+        # The overall best is usually some part's best too; if not, it comes next.
+        if int(order[0]) not in forced:
+            forced.append(int(order[0]))
+        forced = forced[:k]
+        top = forced + [int(i) for i in order if int(i) not in forced][: k - len(forced)]
+        top.sort(key=lambda i: -candidates.base[i])
+        chosen = set(top)
+        rest = [int(i) for i in order if int(i) not in chosen]
+        return [candidates.ids[i] for i in top + rest]
+
+
+def _nearest(store: Store, vector: np.ndarray, n: int, where: dict[str, Any] | None
+             ) -> list[tuple[str, float]]:
+    """(chunk id, cosine similarity) of the n nearest chunks. Unlike `Store.query` this
+    asks Chroma for distances only: fetching 50 texts and metadatas costs ~8 ms a query,
+    and only the few chunks that make the top k are read, later."""
+    if n <= 0:
+        return []
+    nearest = getattr(store, "nearest", None)
+    if nearest is not None:
+        return [(i, 1.0 - float(d)) for i, d in nearest(vector, n, where)]
+    catch_up(store)
+    try:
+        result = store.chunks.query(query_embeddings=[vector], n_results=n,
+                                    where=where or None, include=["distances"])
+    except Exception as exc:
+        raise StoreError(f"vector search failed: {exc}") from exc
+    return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0],
+                                                   strict=True)]
+
+
+def _entity_matches(index: SideIndex, entities: Sequence[str], rows: list[int | None]
+                    ) -> np.ndarray:
+    """Share of the question's names, numbers and quoted phrases a chunk contains whole."""
+    wanted = [frozenset(tokenize(e)) for e in entities]
+    wanted = [w for w in wanted if w]
+    if not wanted:
+        return np.zeros(len(rows))
+    return np.array([sum(w <= index.token_sets[r] for w in wanted) / len(wanted)
+                     if r is not None else 0.0 for r in rows])
+
+
+def _and(where: dict[str, Any] | None, clause: dict[str, Any]) -> dict[str, Any]:
+    if not where:
+        return clause
+    if "$and" in where:
+        return {"$and": [*where["$and"], clause]}
+    return {"$and": [where, clause]}
