@@ -41,10 +41,9 @@ lint: setup
 
 # pytest exits 5 when it collects no tests; that is reported, not hidden. The offline
 # eval on the seed gold set is the CI gate on answer quality (evals/thresholds.toml).
-test: setup chromium lint
+test: setup chromium lint eval
 	$(BIN)/pytest -q -p no:cacheprovider; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; fi; exit $$status
-	$(MAKE) --no-print-directory eval
 
 # A throwaway data directory, so documents in ./.rag cannot change the scores.
 eval: setup
