@@ -50,6 +50,9 @@ eval: setup
 	home=$$(mktemp -d) && $(BIN)/rag --home $$home eval --no-progress \
 		--out evals/runs/latest; status=$$?; rm -rf $$home; exit $$status
 
+bench: setup
+	$(BIN)/rag bench perf --articles $(MULTIHOP)/articles.jsonl --json evals/results/perf.json
+
 bench-retrieval: setup
 	$(BIN)/rag bench retrieval --articles $(MULTIHOP)/articles.jsonl \
 		--queries $(MULTIHOP)/queries.jsonl --json evals/results/retrieval.json

@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
     retrieval.add_argument("--queries", type=Path, required=True)
     retrieval.add_argument("--k", type=int, default=10)
     retrieval.add_argument("--json", type=Path, default=None, metavar="OUT")
+    perf = benches.add_parser(
+        "perf", help="ingest vs the naive llama-index pipeline, latency at 1k-100k chunks")
+    perf.add_argument("--articles", type=Path,
+                      default=PACKAGE_ROOT.parent / "shared/bench/multihop-rag/articles.jsonl")
+    perf.add_argument("--seed", type=Path, default=PACKAGE_ROOT / "corpus",
+                      help="seed corpus ingested with the articles (default: corpus/)")
+    perf.add_argument("--json", type=Path, default=None, metavar="OUT")
 
     evaluate = commands.add_parser(
         "eval", help="score answers on a gold set; write metrics.json, results.jsonl, report.html")
@@ -126,6 +133,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         result = run_retrieval_bench(args.articles, args.queries, k=args.k, json_out=args.json,
                                      progress=lambda m: print(m, file=sys.stderr))
         print(format_table(result))
+        return EXIT_OK
+    if args.command == "bench" and args.bench == "perf":
+        from rag.bench_perf import format_table as perf_table
+        from rag.bench_perf import run_perf_bench
+
+        print(perf_table(run_perf_bench(args.articles, args.seed, args.json)))
         return EXIT_OK
     if args.command == "serve":
         auth = _parse_auth(args.auth or os.environ.get("RAG_UI_AUTH"))
