@@ -561,8 +561,8 @@ class HybridRetriever:
             weights.append(config.lexical_weight)
         sources = analysis.sources
         if sources:
-            restricted = _and(where, {"source": {"$in": sorted(sources)}})
-            inside = _nearest(self.store, question_vector, n, restricted)
+            inside = _nearest_within(self.store, index, question_vector, n, where,
+                                     index.source_mask(sources))
             similarity.update(inside)
             rankings.append([chunk_id for chunk_id, _ in inside])
             weights.append(config.outlet_dense_weight)
@@ -667,17 +667,33 @@ def _nearest(store: Store, vector: np.ndarray, n: int, where: dict[str, Any] | N
     and only the few chunks that make the top k are read, later."""
     if n <= 0:
         return []
-    nearest = getattr(store, "nearest", None)
-    if nearest is not None:
-        return [(i, 1.0 - float(d)) for i, d in nearest(vector, n, where)]
-    catch_up(store)
-    try:
-        result = store.chunks.query(query_embeddings=[vector], n_results=n,
-                                    where=where or None, include=["distances"])
-    except Exception as exc:
-        raise StoreError(f"vector search failed: {exc}") from exc
-    return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0],
-                                                   strict=True)]
+    return [(i, 1.0 - float(d)) for i, d in store.nearest(vector, n, where)]
+
+
+# How many unfiltered neighbours to scan for the ones inside an outlet. Chroma's filtered
+# search scans every vector (≈105 ms at 100k chunks, against ≈2 ms unfiltered), and the
+# outlet's lexical ranking already covers what lies beyond this reach.
+OUTLET_OVERFETCH = 8
+
+
+def _nearest_within(store: Store, index: SideIndex, vector: np.ndarray, n: int,
+                    where: dict[str, Any] | None, mask: np.ndarray
+                    ) -> list[tuple[str, float]]:
+    """The nearest chunks among `mask` (an outlet), from one unfiltered search."""
+    if not mask.any():
+        return []
+    if where:
+        # A user filter is pushed down anyway; the outlet joins it there.
+        sources = sorted({index.sources[c] for c in np.unique(index.source_codes[mask])})
+        return _nearest(store, vector, n, _and(where, {"source": {"$in": sources}}))
+    found = []
+    for chunk_id, similarity in _nearest(store, vector, n * OUTLET_OVERFETCH, None):
+        row = index.row.get(chunk_id)
+        if row is not None and mask[row]:
+            found.append((chunk_id, similarity))
+            if len(found) == n:
+                break
+    return found
 
 
 def _entity_matches(index: SideIndex, entities: Sequence[str], rows: list[int | None]
