@@ -14,8 +14,11 @@ product reads it exactly as an ingested one. A few letters of each copy are uppe
 the model is uncased, so the copy's text still matches its vector, but the answerer's
 text-keyed sentence cache cannot turn a copy into a free hit of its original.
 
-The machine is shared, so the 1-minute load average is recorded around every phase:
-figures taken at a load above the core count are not to be trusted.
+The machine is shared, so the 1-minute load average is recorded around every phase, and
+runs that are compared (our ingest and the bare model; the collection sizes) alternate
+rather than follow one another: the load moves faster than a block of runs takes. The
+bench's own threads count in the load (up to one per core); beyond that, other work was
+sharing the CPUs and the figures are inflated.
 """
 
 from __future__ import annotations
@@ -631,11 +634,14 @@ class _FreshQueries:
 class _QueryProbe:
     """An Assistant over one collection, with retrieval and answering timed step by step."""
 
-    def __init__(self, home: Path, k: int, model: MiniLMEmbedder) -> None:
+    def __init__(self, home: Path, k: int, model: MiniLMEmbedder, *, dense: bool = False
+                 ) -> None:
         from rag.assistant import Assistant
 
         self.k = k
-        self.assistant = assistant = Assistant(home=home, embedder=_FreshQueries(model))
+        settings = Settings(hybrid=False) if dense else None
+        self.assistant = assistant = Assistant(home=home, settings=settings,
+                                               embedder=_FreshQueries(model))
         self.clock = clock = _Clock()
         self.warmup_s = 0.0
         self.retrieve_ms: list[float] = []
@@ -709,18 +715,24 @@ def _measure_queries(homes: dict[int, Path], questions: Sequence[str], warm: Seq
                      spare: Sequence[str], k: int, model: MiniLMEmbedder
                      ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Every size answers each question in turn, the order rotating, so that all sizes
-    are measured under the same (shared, moving) machine load. Then a profile of the
-    largest size on questions none of them has seen."""
-    probes = {size: _QueryProbe(home, k, model) for size, home in homes.items()}
+    are measured under the same (shared, moving) machine load; the largest also with
+    dense retrieval alone (`RAG_HYBRID=0`), when the default is another retriever. Then
+    a profile of the largest size on questions none of them has seen."""
+    probes = {str(size): _QueryProbe(home, k, model) for size, home in homes.items()}
+    if probes:
+        largest = max(homes)
+        label = str(largest)
+        if type(probes[label].assistant.retriever).__name__ != "DenseRetriever":
+            probes[f"{label}-dense"] = _QueryProbe(homes[largest], k, model, dense=True)
     for probe in probes.values():
         probe.warm(warm)
     order = list(probes)
     for number, question in enumerate(questions):
         turn = number % len(order)
-        for size in order[turn:] + order[:turn]:
-            probes[size].ask(question)
-    profile = _profile(probes[order[-1]], spare[:10]) if order else []
-    return {str(size): probe.figures() for size, probe in probes.items()}, profile
+        for name in order[turn:] + order[:turn]:
+            probes[name].ask(question)
+    profile = _profile(probes[str(max(homes))], spare[:10]) if probes else []
+    return {name: probe.figures() for name, probe in probes.items()}, profile
 
 
 def _profile(probe: _QueryProbe, questions: Sequence[str], top: int = 25
@@ -1011,7 +1023,7 @@ def run_perf_bench(articles: Path, seed_corpus: Path, json_out: Path | None,
         say(f"query: {len(measured)} questions at {', '.join(map(str, sizes))} chunks")
         per_size, profile = _measure_queries(by_size, measured, warm, spare, k, embedder)
         for label, figures in per_size.items():
-            figures["build_s"] = builds[label]
+            figures["build_s"] = builds.get(label, 0.0)
             say(f"query at {figures['chunks']} chunks: retrieve p50 "
                 f"{figures['retrieve_ms']['p50']} ms, answer p50 {figures['answer_ms']['p50']} ms")
         mark = phase_done("query_measure", mark)
@@ -1050,8 +1062,9 @@ def run_perf_bench(articles: Path, seed_corpus: Path, json_out: Path | None,
                                                     else largest["chunks"])
     result["meta"]["load_1m_end"] = _load()
     result["meta"]["load_1m_max"] = max(_LOADS)
-    # Above one runnable process per core, other work shares the CPUs with the bench.
-    result["meta"]["noisy"] = max(_LOADS) > (os.cpu_count() or 1)
+    # The bench itself keeps up to one process per core busy; a load beyond that by more
+    # than one is other work sharing the CPUs with it.
+    result["meta"]["noisy"] = max(_LOADS) > (os.cpu_count() or 1) + 1
     result["meta"]["phases_s"] = phases
     result["meta"]["seconds"] = round(time.perf_counter() - begun, 1)
     result["meta"]["command"] = "python -m rag.bench_perf --json evals/results/perf.json"
@@ -1077,7 +1090,8 @@ def format_table(result: dict[str, Any]) -> str:
         "",
         f"{meta['started']}, {meta['cpus']} CPUs, python {meta['python']}, "
         f"load (1 min) {meta['load_1m_start']} at start, {meta['load_1m_end']} at end, "
-        f"{meta['load_1m_max']} at most; whole bench {meta['seconds']} s."
+        f"{meta['load_1m_max']} at most (the bench's own threads count: up to "
+        f"{meta['cpus']}); whole bench {meta['seconds']} s."
         + (" **The machine was busy with other work: timings are inflated.**"
            if meta["noisy"] else ""),
         "",
@@ -1088,6 +1102,12 @@ def format_table(result: dict[str, Any]) -> str:
         where = f" (at {target['at_chunks']} chunks)" if "at_chunks" in target else ""
         lines.append(f"| {target['label']}{where} | {target['target']} | {target['value']} | "
                      f"{_mark(target['pass'])} |")
+    dense = [f for name, f in result["query"]["sizes"].items() if name.endswith("-dense")]
+    if dense:
+        lines += ["", f"Retrieval and answers are measured with the default retriever; with "
+                  f"dense retrieval alone (`RAG_HYBRID=0`) at {dense[0]['chunks']} chunks: "
+                  f"retrieve p50 {dense[0]['retrieve_ms']['p50']} ms, answer p50 "
+                  f"{dense[0]['answer_ms']['p50']} ms."]
     lines += [
         "",
         "## Ingest",
