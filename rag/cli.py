@@ -116,6 +116,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    finally:
+        if argv is None:
+            # Run as the `rag` program, the interpreter is about to exit: its final
+            # garbage collections would walk every object Chroma's import created (0.3 s
+            # of a 1.3 s `rag ask`). Frozen objects are skipped; finalizers still run.
+            import gc
+
+            gc.freeze()
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:

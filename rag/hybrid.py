@@ -507,7 +507,12 @@ class HybridRetriever:
         replacement that keeps the count waits for the next refresh there, its stale rows
         dropped by `live_passages` meanwhile)."""
         catch_up(self.store)
-        return store_generation(self.store), self.store.chunk_count()
+        generation = store_generation(self.store)
+        if generation:
+            # The token already changes with every write; counting is a Chroma round
+            # trip (~5 ms at 100k chunks) on every question.
+            return generation, -1
+        return generation, self.store.chunk_count()
 
     # -- retrieval ----------------------------------------------------------------
 
