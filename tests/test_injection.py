@@ -20,6 +20,7 @@ from rag import Answer, Assistant
 from rag.extractive import REFUSAL
 from rag.loaders import INVISIBLE_CHARS, load_file
 from tests.conftest import REPO, SEED
+from tests.test_core import assert_citations_exact as assert_exact
 
 ADVERSARIAL = REPO / "evals" / "adversarial"
 QUESTIONS = [json.loads(line) for line in
@@ -51,15 +52,6 @@ def own_words(answer: Answer) -> str:
     for citation in answer.citations:
         text = text.replace(f"{citation.quote} [{citation.marker}]", "", 1)
     return text.strip()
-
-
-def assert_exact(assistant: Assistant, answer: Answer) -> None:
-    for citation in answer.citations:
-        document = assistant.document(citation.doc_id)
-        assert document.text[citation.start : citation.end] == citation.quote
-    for passage in answer.passages:
-        document = assistant.document(passage.doc_id)
-        assert document.text[passage.start : passage.end] == passage.text
 
 
 @pytest.mark.parametrize("item", QUESTIONS, ids=[q["id"] for q in QUESTIONS])
