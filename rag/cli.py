@@ -313,7 +313,7 @@ def format_answer(answer: Any) -> str:
         lines.append("Sources:")
         for citation in answer.citations:
             where = ", ".join(x for x in (citation.source, citation.published_at[:10],
-                                          citation.title) if x) or citation.doc_id
+                                          citation.title) if x) or "untitled article"
             lines.append(f"  [{citation.marker}] {where} (doc {citation.doc_id}, "
                          f"chars {citation.start}-{citation.end})")
             lines.append(f"      “{citation.quote}”")
