@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 
 from rag.chunking import chunk_id, content_hash, sentence_spans
-from rag.config import PACKAGE_ROOT, Settings
+from rag.config import PACKAGE_ROOT, Settings, display_path
 from rag.embeddings import MiniLMEmbedder, bundled_model_files
 from rag.loaders import iter_files, load_file
 from rag.schema import Chunk, Document
@@ -973,7 +973,8 @@ def run_perf_bench(articles: Path, seed_corpus: Path, json_out: Path | None,
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "python": platform.python_version(), "platform": platform.platform(),
             "cpus": os.cpu_count(), "load_1m_start": _load(),
-            "inputs": [str(p) for p in inputs], "queries": str(queries), "sizes": sizes,
+            "inputs": [display_path(p) for p in inputs], "queries": display_path(queries),
+            "sizes": sizes,
             "versions": {p: _version(p) for p in ("chromadb", "llama-index-core",
                                                   "llama-index-vector-stores-chroma",
                                                   "onnxruntime", "tokenizers", "numpy")},

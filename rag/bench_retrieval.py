@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.config import Settings
+from rag.config import Settings, display_path
 from rag.embeddings import Embedder
 from rag.extractive import ExtractiveAnswerer
 from rag.hybrid import HybridRetriever
@@ -161,8 +161,8 @@ def run_retrieval_bench(articles: Path, queries: Path, k: int = 10,
                     })
 
     result = {
-        "articles": str(articles),
-        "queries": str(queries),
+        "articles": display_path(articles),
+        "queries": display_path(queries),
         "k": k,
         "default_k": default_k,
         "documents": len(report.added) + len(report.updated) + len(report.unchanged),

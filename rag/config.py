@@ -18,6 +18,13 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PROMPTS_DIR = PACKAGE_ROOT / "prompts"
 
 MAX_QUESTION_CHARS = 2000
+
+
+def display_path(path: Path) -> str:
+    """`path` relative to the repository (e.g. "../shared/…"), so figures and reports
+    that get committed carry no machine-specific absolute paths."""
+    return os.path.relpath(Path(path).resolve(), PACKAGE_ROOT)
+
 MAX_K = 50
 
 

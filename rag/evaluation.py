@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag import metrics as m
+from rag.config import display_path
 from rag.errors import RagError
 from rag.gold import GoldCase, Judgement, judge, load_gold
 from rag.schema import Answer, Citation
@@ -504,14 +505,7 @@ def _git_commit() -> str | None:
 
 
 def _display_path(path: Path | None) -> str | None:
-    if path is None:
-        return None
-    # Relative to the working directory when possible, so committed files carry no
-    # machine-specific absolute paths.
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    return None if path is None else display_path(path)
 
 
 def _load_json(path: Path | None) -> Any:

@@ -76,7 +76,7 @@ def free_port() -> int:
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     home = tmp_path_factory.mktemp("ui-home")
     with pytest.MonkeyPatch.context() as patch:
-        # Keep Gradio's upload cache out of the shared /tmp/gradio.
+        # Keep Gradio's upload cache out of the machine-wide temporary directory.
         patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio-tmp")))
         assistant = Assistant(settings=Settings(home=home))
         report = assistant.ingest(CORPUS)

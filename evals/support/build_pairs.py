@@ -4,8 +4,8 @@ Run `python evals/support/build_pairs.py`; the output is deterministic (fixed se
 sources), so re-running it reproduces the committed file byte for byte.
 
 Sources: the seed article in corpus/ and the MultiHop-RAG evidence excerpts
-(/work/shared/bench/multihop-rag/articles.jsonl, one sentence per line of `body`). A
-passage is one sentence or two to three consecutive sentences, copied verbatim.
+(`../shared/bench/multihop-rag/articles.jsonl` beside the repository, one sentence per line
+of `body`). A passage is one sentence or two to three consecutive sentences, copied verbatim.
 
 Supported claims:
   restatement  a clause (or the whole sentence) of the passage, verbatim
@@ -38,7 +38,7 @@ if str(ROOT) not in sys.path:
 from rag.chunking import sentence_spans  # noqa: E402
 
 SEED_PATH = ROOT / "corpus" / "000_4289d46f5f19964e.txt"
-MULTIHOP_PATH = Path("/work/shared/bench/multihop-rag/articles.jsonl")
+MULTIHOP_PATH = ROOT.parent / "shared" / "bench" / "multihop-rag" / "articles.jsonl"
 OUT_PATH = Path(__file__).resolve().with_name("pairs.jsonl")
 RNG_SEED = 20240417
 
