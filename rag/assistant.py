@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag import followup
-from rag.chain import AnswerChain
+from rag.chain import AnswerChain, final_answer
 from rag.config import Settings
 from rag.embeddings import Embedder, get_embedder
 from rag.extractive import ExtractiveAnswerer
 from rag.ingest import Ingestor, Progress, writer_lock
-from rag.retrieval import Retriever, check_k, make_retriever
+from rag.retrieval import Retriever, make_retriever
 from rag.schema import Answer, Document, IngestReport, Passage
 from rag.store import Store
 from rag.validation import validate_question
@@ -113,18 +113,12 @@ class Assistant:
     def retrieve(self, question: str, *, k: int | None = None,
                  filters: Mapping[str, Any] | None = None) -> list[Passage]:
         question = validate_question(question)
-        k = self.settings.top_k if k is None else k
-        check_k(k)
-        return self.retriever.retrieve(question, k, filters)
+        return self.retriever.retrieve(question, self.settings.top_k if k is None else k,
+                                       filters)
 
     def ask(self, question: str, *, k: int | None = None,
             filters: Mapping[str, Any] | None = None, use_llm: bool = True) -> Answer:
-        final: Answer | None = None
-        for event in self.ask_stream(question, k=k, filters=filters, use_llm=use_llm):
-            if isinstance(event, Answer):
-                final = event
-        assert final is not None
-        return final
+        return final_answer(self.ask_stream(question, k=k, filters=filters, use_llm=use_llm))
 
     def ask_stream(self, question: str, *, k: int | None = None,
                    filters: Mapping[str, Any] | None = None, use_llm: bool = True,
@@ -147,13 +141,8 @@ class Assistant:
              use_llm: bool = True) -> Answer:
         """Answer a follow-up in the context of `history` (chat messages as
         {"role", "content"} dicts, and/or earlier `Answer`s, oldest first)."""
-        final: Answer | None = None
-        for event in self.chat_stream(question, history, k=k, filters=filters,
-                                      use_llm=use_llm):
-            if isinstance(event, Answer):
-                final = event
-        assert final is not None
-        return final
+        return final_answer(self.chat_stream(question, history, k=k, filters=filters,
+                                             use_llm=use_llm))
 
     def chat_stream(self, question: str, history: Sequence[Mapping[str, Any] | Answer] = (),
                     *, k: int | None = None, filters: Mapping[str, Any] | None = None,
@@ -168,8 +157,7 @@ class Assistant:
         previous = followup.previous_passages(history)
         for event in self.ask_stream(standalone, k=k, filters=filters, use_llm=use_llm,
                                      extra_passages=previous):
-            if isinstance(event, Answer) and standalone != question:
-                event.timings.setdefault("rewritten", 1.0)
+            if isinstance(event, Answer):
                 event.question = standalone
             yield event
 

@@ -10,7 +10,7 @@ reply with nothing verifiable left — ends in the extractive answer, labelled
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rag.citations import cite_and_verify, compose, parse_markers, sanitise
@@ -19,7 +19,7 @@ from rag.embeddings import Embedder
 from rag.errors import GenerationError
 from rag.extractive import REFUSAL, ExtractiveAnswerer
 from rag.prompts import answer_messages
-from rag.schema import Answer, AnswerSentence, Passage
+from rag.schema import Answer, AnswerMode, AnswerSentence, Passage
 
 if TYPE_CHECKING:
     from rag.generation import Generator
@@ -31,6 +31,17 @@ MIN_RELEVANCE = 0.2
 MIN_CLAIM_WORDS = 4
 
 
+def final_answer(events: Iterable[ChainEvent]) -> Answer:
+    """The `Answer` that ends a stream of events (the deltas before it are dropped)."""
+    final: Answer | None = None
+    for event in events:
+        if isinstance(event, Answer):
+            final = event
+    if final is None:
+        raise RuntimeError("the answer stream ended without an Answer")
+    return final
+
+
 class AnswerChain:
     def __init__(self, settings: Settings, embedder: Embedder, answerer: ExtractiveAnswerer,
                  generator: Generator | None) -> None:
@@ -38,15 +49,6 @@ class AnswerChain:
         self.embedder = embedder
         self.answerer = answerer
         self.generator = generator
-
-    def answer(self, question: str, passages: Sequence[Passage], *, use_llm: bool = True
-               ) -> Answer:
-        final: Answer | None = None
-        for event in self.stream(question, passages, use_llm=use_llm):
-            if isinstance(event, Answer):
-                final = event
-        assert final is not None
-        return final
 
     def stream(self, question: str, passages: Sequence[Passage], *, use_llm: bool = True
                ) -> Iterator[ChainEvent]:
@@ -65,9 +67,7 @@ class AnswerChain:
                 pieces.append(delta)
                 yield delta
         except GenerationError as exc:
-            answer = self.extractive(question, passages)
-            answer.mode, answer.reason = "extractive-fallback", exc.reason
-            yield self._timed(answer, started)
+            yield self._timed(self._fallback(question, passages, exc.reason), started)
             return
         generated = time.perf_counter()
         answer = self.verify(question, "".join(pieces), passages)
@@ -77,15 +77,17 @@ class AnswerChain:
 
     def verify(self, question: str, reply: str, passages: Sequence[Passage]) -> Answer:
         text = sanitise(reply)
+        if not text:
+            return self._fallback(question, passages, "the LLM reply was empty")
         if _is_refusal(text):
             return self._refusal(question, passages, mode="generative")
         sentences = cite_and_verify(parse_markers(text, len(passages)), passages, self.embedder)
         self._require_answers(question, sentences)
         shown, citations = compose(sentences, keep_unsupported=self.settings.keep_unsupported)
         if not any(s.supported for s in sentences):
-            answer = self.extractive(question, passages)
-            answer.mode = "extractive-fallback"
-            answer.reason = "no sentence of the generated answer was supported by its sources"
+            answer = self._fallback(
+                question, passages,
+                "no sentence of the generated answer was supported by its sources")
             answer.sentences = sentences + answer.sentences
             return answer
         return Answer(question=question, text=shown, refused=False, citations=citations,
@@ -97,8 +99,10 @@ class AnswerChain:
         candidates = [s for s in sentences if s.supported]
         if not candidates:
             return
-        vectors = self.embedder.embed([question, *(s.text for s in candidates)])
-        for sentence, relevance in zip(candidates, vectors[1:] @ vectors[0], strict=True):
+        # The question's vector is cached from retrieval.
+        relevances = self.embedder.embed([s.text for s in candidates]) @ \
+            self.embedder.embed_query(question)
+        for sentence, relevance in zip(candidates, relevances, strict=True):
             if len(sentence.text.split()) < MIN_CLAIM_WORDS or relevance < MIN_RELEVANCE:
                 sentence.supported = False
                 sentence.support_score = min(sentence.support_score, float(relevance))
@@ -111,12 +115,17 @@ class AnswerChain:
         return Answer(question=question, text=text, refused=False, citations=citations,
                       passages=list(passages), mode="extractive", sentences=sentences)
 
+    def _fallback(self, question: str, passages: Sequence[Passage], reason: str) -> Answer:
+        answer = self.extractive(question, passages)
+        answer.mode, answer.reason = "extractive-fallback", reason
+        return answer
+
     @staticmethod
-    def _refusal(question: str, passages: Sequence[Passage], *, mode: str) -> Answer:
+    def _refusal(question: str, passages: Sequence[Passage], *, mode: AnswerMode) -> Answer:
         text = (f"{REFUSAL} The closest passages are listed below." if passages
                 else f"{REFUSAL} Nothing is indexed that matches the question.")
         return Answer(question=question, text=text, refused=True, citations=[],
-                      passages=list(passages), mode=mode)  # type: ignore[arg-type]
+                      passages=list(passages), mode=mode)
 
     @staticmethod
     def _timed(answer: Answer, started: float) -> Answer:
@@ -126,4 +135,4 @@ class AnswerChain:
 
 def _is_refusal(text: str) -> bool:
     normalised = " ".join(text.replace("’", "'").split()).lower()
-    return normalised.startswith(REFUSAL.lower().rstrip(".")) or not normalised
+    return normalised.startswith(REFUSAL.lower().rstrip("."))

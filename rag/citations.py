@@ -76,6 +76,7 @@ def cite_and_verify(
     next_marker = 1
     for draft in drafts:
         citations: list[Citation] = []
+        verdict = None
         for number in draft.markers:
             passage = passages[number - 1]
             verdict = check_support(draft.text, [passage.text], embedder=embedder)
@@ -87,13 +88,12 @@ def cite_and_verify(
                 published_at=passage.published_at, url=passage.url,
             ))
             next_marker += 1
-        if citations:
+        if len(citations) > 1:
             # Together, as one passage: a sentence may combine facts from two sources.
             combined = "\n".join(c.quote for c in citations)
             verdict = check_support(draft.text, [combined], embedder=embedder)
-            supported, score = verdict.supported, verdict.score
-        else:
-            supported, score = False, 0.0
+        # One citation: its verdict against the passage already judged the best span.
+        supported, score = (verdict.supported, verdict.score) if verdict else (False, 0.0)
         sentences.append(AnswerSentence(draft.text, citations, supported, score))
     return sentences
 

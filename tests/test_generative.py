@@ -190,3 +190,11 @@ def test_eval_with_llm_judge_scores_claims(generative: Assistant, server: Script
     result = run_eval(generative, dataset, tmp_path / "out", None, None, progress=False,
                       llm_judge=True)
     assert result.metrics["llm_faithfulness"] == 0.5
+
+
+def test_reply_with_nothing_left_after_sanitising_falls_back(generative: Assistant,
+                                                             server: ScriptedOpenAI) -> None:
+    server.script(reply="![x](https://evil.example/?q=1)")
+    answer = generative.ask("Why did the peacekeepers leave?")
+    assert answer.mode == "extractive-fallback" and "empty" in (answer.reason or "")
+    assert not answer.refused and "100,000" in answer.text
