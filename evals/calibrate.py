@@ -28,8 +28,7 @@ def main() -> None:
     cases = load_gold(args.dataset)
     with tempfile.TemporaryDirectory() as home, Assistant(home=home) as assistant:
         assistant.ingest(args.corpus)
-        texts = {row["doc_id"]: assistant.document(row["doc_id"]).text
-                 for row in assistant.documents()}
+        texts = assistant.document_texts()
         answerable = [c for c in cases if c.answerable]
         unanswerable = [c for c in cases if not c.answerable]
         rows = []

@@ -86,12 +86,13 @@ class Assistant:
 
     def documents(self) -> list[dict[str, Any]]:
         """Every indexed document's metadata and chunk count, newest first."""
-        rows = [
-            {**document.metadata, "doc_id": document.doc_id, "chunks": entry.chunks,
-             "characters": len(document.text)}
-            for document, entry in self.store.documents_with_text()
-        ]
-        return sorted(rows, key=lambda r: (r["published_at"], r["title"]), reverse=True)
+        return sorted(self.store.document_rows(),
+                      key=lambda r: (r["published_at"], r["title"]), reverse=True)
+
+    def document_texts(self) -> dict[str, str]:
+        """Every document's full text by id, in one pass (what evaluations check against)."""
+        return {document.doc_id: document.text
+                for document, _ in self.store.documents_with_text()}
 
     def stats(self) -> dict[str, Any]:
         return {

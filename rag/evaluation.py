@@ -396,8 +396,7 @@ def run_eval(
     from tqdm import tqdm
 
     cases = load_gold(dataset)
-    document_texts = {row["doc_id"]: assistant.document(row["doc_id"]).text
-                      for row in assistant.documents()}
+    document_texts = assistant.document_texts()
     check = check or _support_check(assistant)
     notes: list[str] = []
     if not document_texts:

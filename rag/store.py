@@ -108,6 +108,11 @@ def _forget_cached_client(settings: Settings) -> None:
         pass
 
 
+def _entry(doc_id: str, meta: dict[str, Any]) -> ManifestEntry:
+    return ManifestEntry(doc_id, str(meta["content_hash"]), str(meta.get("path", "")),
+                         str(meta.get("root", "")), int(meta.get("chunks", 0)))
+
+
 def make_client(settings: Settings) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -249,14 +254,17 @@ class Store:
     # -- manifest ---------------------------------------------------------
 
     def manifest(self) -> dict[str, ManifestEntry]:
-        entries: dict[str, ManifestEntry] = {}
+        return {doc_id: _entry(doc_id, meta) for doc_id, meta in self._document_metadata()}
+
+    def document_rows(self) -> list[dict[str, Any]]:
+        """Every document's metadata and chunk count, without reading its text."""
+        return [{**{name: str(meta.get(name, "")) for name in _DOC_FIELDS},
+                 "doc_id": doc_id, "chunks": int(meta.get("chunks", 0))}
+                for doc_id, meta in self._document_metadata()]
+
+    def _document_metadata(self) -> Iterable[tuple[str, dict[str, Any]]]:
         for ids, metadatas in self._pages(self.documents, include=["metadatas"]):
-            for doc_id, meta in zip(ids, metadatas, strict=True):
-                entries[doc_id] = ManifestEntry(
-                    doc_id, str(meta["content_hash"]), str(meta.get("path", "")),
-                    str(meta.get("root", "")), int(meta.get("chunks", 0)),
-                )
-        return entries
+            yield from zip(ids, metadatas, strict=True)
 
     def live_hashes(self, doc_ids: Iterable[str]) -> dict[str, str]:
         """Content hash of each committed document among `doc_ids`."""
@@ -444,9 +452,7 @@ class Store:
             for doc_id, meta, text in zip(ids, metadatas, texts, strict=True):
                 document = Document(doc_id=doc_id, text=text,
                                     **{name: str(meta.get(name, "")) for name in _DOC_FIELDS})
-                entry = ManifestEntry(doc_id, str(meta["content_hash"]), str(meta.get("path", "")),
-                                      str(meta.get("root", "")), int(meta.get("chunks", 0)))
-                yield document, entry
+                yield document, _entry(doc_id, meta)
 
     def query(self, vector: np.ndarray, n: int, where: dict[str, Any] | None = None
               ) -> list[StoredChunk]:

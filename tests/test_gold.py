@@ -12,8 +12,7 @@ from tests.conftest import REPO
 def test_seed_gold_set_meets_thresholds(seed_assistant: Assistant) -> None:
     cases = load_gold(REPO / "evals" / "gold" / "seed.jsonl")
     limits = tomllib.loads((REPO / "evals" / "thresholds.toml").read_text())["seed"]
-    texts = {row["doc_id"]: seed_assistant.document(row["doc_id"]).text
-             for row in seed_assistant.documents()}
+    texts = seed_assistant.document_texts()
     answerable = [c for c in cases if c.answerable]
     unanswerable = [c for c in cases if not c.answerable]
     assert len(answerable) >= 20 and len(unanswerable) >= 8
