@@ -73,34 +73,6 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
-def catch_up(store: Store) -> None:
-    """Let an on-disk store reload what other processes wrote. Chroma's local client keeps
-    the vector index it loaded in memory; `Store.query` reloads it when another writer
-    has bumped the store's generation, but the side index reads vectors and lists ids
-    without going through `query`, so it asks for the same check first."""
-    store.sync()
-
-
-def store_generation(store: Store) -> str:
-    """The store's write token ("" if it keeps none)."""
-    return store.generation()
-
-
-def chunk_ids(store: Store) -> list[str]:
-    """Every chunk id in the collection; ids only, so checking freshness stays cheap."""
-    listed = getattr(store, "chunk_ids", None)
-    if listed is not None:
-        return list(listed())
-    ids: list[str] = []
-    offset, page = 0, 5000
-    while True:
-        result = store.chunks.get(include=[], limit=page, offset=offset)
-        ids.extend(result["ids"])
-        if len(result["ids"]) < page:
-            return ids
-        offset += page
-
-
 def fingerprint(ids: Iterable[str]) -> str:
     digest = hashlib.sha256()
     for chunk_id in sorted(ids):
@@ -288,8 +260,7 @@ class SideIndex:
             return result
         ((key, condition),) = clause.items()
         if key == "source":
-            names = condition["$in"] if isinstance(condition, dict) else [condition]
-            return self.source_mask(names)
+            return self.source_mask(condition["$in"])
         if key == "published_ts":
             ((operator, value),) = condition.items()
             if operator == "$gte":
@@ -326,21 +297,23 @@ def _make_rows(store: Store, chunks: Sequence[StoredChunk], embedder: Embedder,
     """Rows for `chunks`. Chunk vectors are read back from Chroma, not recomputed; with
     `sentences`, chunks of two or more sentences also get one vector per sentence, which
     costs about one more embedding pass over their text."""
-    try:
-        stored = _stored_vectors(store, [c.chunk_id for c in chunks])
-    except StoreError:
-        # The vectors are not readable here (another process's write this client has not
-        # loaded): the model recomputes them from the stored texts, the same vectors.
-        stored = dict(zip([c.chunk_id for c in chunks], embedder.embed([c.text for c in chunks])
-                          if chunks else [], strict=True))
     texts = [sentence_texts(c) if sentences else [] for c in chunks]
-    to_embed = [t for group in texts if len(group) > 1 for t in group]
-    embedded = iter(embedder.embed(to_embed) if to_embed else [])
+    # Chunks of one sentence reuse the vector ingest stored; the others get one vector
+    # per sentence. Overlapping chunks share a sentence: it is embedded once.
+    single = [c.chunk_id for c, group in zip(chunks, texts, strict=True) if len(group) <= 1]
+    try:
+        stored = _stored_vectors(store, single)
+    except StoreError:
+        # Another process's write this client has not loaded yet: load it, try once more.
+        store.sync()
+        stored = _stored_vectors(store, single)
+    unique = list(dict.fromkeys(t for group in texts if len(group) > 1 for t in group))
+    vectors = dict(zip(unique, embedder.embed(unique) if unique else [], strict=True))
     kept: list[StoredChunk] = []
     blocks: list[np.ndarray] = []
     for chunk, group in zip(chunks, texts, strict=True):
         if len(group) > 1:
-            blocks.append(np.stack([next(embedded) for _ in group]))
+            blocks.append(np.stack([vectors[t] for t in group]))
         elif chunk.chunk_id in stored:
             blocks.append(stored[chunk.chunk_id][None, :])
         else:
@@ -466,7 +439,7 @@ class HybridRetriever:
             # Taken before listing: a write after this point changes it, so the next
             # question refreshes again instead of trusting this listing.
             stamp = self._current_stamp()
-            current = chunk_ids(self.store)
+            current = self.store.chunk_ids()
             wanted = fingerprint(current)
             index = self._index if self._index is not None and self._index.kind == kind else None
             if index is None or index.fingerprint != wanted:
@@ -506,8 +479,8 @@ class HybridRetriever:
         store bumps it on every write) and the chunk count (all a Chroma server offers; a
         replacement that keeps the count waits for the next refresh there, its stale rows
         dropped by `live_passages` meanwhile)."""
-        catch_up(self.store)
-        generation = store_generation(self.store)
+        self.store.sync()
+        generation = self.store.generation()
         if generation:
             # The token already changes with every write; counting is a Chroma round
             # trip (~5 ms at 100k chunks) on every question.
@@ -555,7 +528,12 @@ class HybridRetriever:
         n = config.candidates
         rankings: list[list[str]] = []
         weights: list[float] = []
-        dense = _nearest(self.store, question_vector, n, where)
+        sources = analysis.sources
+        # With an outlet named and no filter, one wider search serves both the dense
+        # ranking (its head) and the outlet's ranking (its members further down).
+        reach = n * OUTLET_OVERFETCH if sources and not where else n
+        wide = _nearest(self.store, question_vector, reach, where)
+        dense = wide[:n]
         similarity = dict(dense)
         rankings.append([chunk_id for chunk_id, _ in dense])
         weights.append(config.dense_weight)
@@ -564,15 +542,13 @@ class HybridRetriever:
         if len(lexical):
             rankings.append(index.top(lexical, n, base_mask))
             weights.append(config.lexical_weight)
-        sources = analysis.sources
         if sources:
-            inside = _nearest_within(self.store, index, question_vector, n, where,
-                                     index.source_mask(sources))
+            mask = index.source_mask(sources)
+            inside = _nearest_within(self.store, index, question_vector, n, where, mask, wide)
             similarity.update(inside)
             rankings.append([chunk_id for chunk_id, _ in inside])
             weights.append(config.outlet_dense_weight)
             if len(lexical):
-                mask = index.source_mask(sources)
                 rankings.append(index.top(lexical, n, mask if base_mask is None
                                           else mask & base_mask))
                 weights.append(config.outlet_lexical_weight)
@@ -682,9 +658,10 @@ OUTLET_OVERFETCH = 8
 
 
 def _nearest_within(store: Store, index: SideIndex, vector: np.ndarray, n: int,
-                    where: dict[str, Any] | None, mask: np.ndarray
-                    ) -> list[tuple[str, float]]:
-    """The nearest chunks among `mask` (an outlet), from one unfiltered search."""
+                    where: dict[str, Any] | None, mask: np.ndarray,
+                    unfiltered: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """The nearest chunks among `mask` (an outlet), picked from the `unfiltered` search
+    (`n * OUTLET_OVERFETCH` deep) or, under a user filter, pushed down to Chroma."""
     if not mask.any():
         return []
     if where:
@@ -692,7 +669,7 @@ def _nearest_within(store: Store, index: SideIndex, vector: np.ndarray, n: int,
         sources = sorted({index.sources[c] for c in np.unique(index.source_codes[mask])})
         return _nearest(store, vector, n, _and(where, {"source": {"$in": sources}}))
     found = []
-    for chunk_id, similarity in _nearest(store, vector, n * OUTLET_OVERFETCH, None):
+    for chunk_id, similarity in unfiltered:
         row = index.row.get(chunk_id)
         if row is not None and mask[row]:
             found.append((chunk_id, similarity))

@@ -285,10 +285,6 @@ class QueryAnalysis:
     def sources(self) -> frozenset[str]:
         return frozenset(s for m in self.outlets for s in m.sources)
 
-    @property
-    def multi_hop(self) -> bool:
-        return len(self.parts) > 1
-
 
 # Where one clause of a chained question ends and the next begins.
 _CLAUSE_BREAK = re.compile(

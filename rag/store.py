@@ -276,6 +276,10 @@ class Store:
         return {i: str(m["content_hash"]) for i, m in zip(result["ids"], result["metadatas"],
                                                           strict=True)}
 
+    def chunk_ids(self) -> list[str]:
+        """Every chunk id; ids only, so checking an index's freshness stays cheap."""
+        return [i for ids, _ in self._pages(self.chunks, include=[]) for i in ids]
+
     def document_count(self) -> int:
         with _reading("counting documents"):
             return int(self.documents.count())
@@ -298,10 +302,6 @@ class Store:
                     metadatas=list(metadatas[part]),
                 )
             self._bump_generation()
-
-    def commit_document(self, document: Document, *, content_hash: str, root: str,
-                        chunks: int) -> None:
-        self.commit_documents([(document, content_hash, root, chunks)])
 
     def commit_documents(self, entries: Sequence[tuple[Document, str, str, int]]) -> None:
         """Write (document, content hash, root, chunk count) entries. Each entry is the
@@ -345,14 +345,6 @@ class Store:
         with self._write_lock:
             for begin in range(0, len(ids), self._batch):
                 self.chunks.delete(ids=list(ids[begin : begin + self._batch]))
-            self._bump_generation()
-
-    def delete_chunks(self, doc_id: str, *, except_hash: str | None = None) -> None:
-        where: dict[str, Any] = {"doc_id": doc_id}
-        if except_hash is not None:
-            where = {"$and": [{"doc_id": doc_id}, {"content_hash": {"$ne": except_hash}}]}
-        with self._write_lock:
-            self.chunks.delete(where=where)
             self._bump_generation()
 
     def remove_document(self, doc_id: str) -> None:

@@ -22,7 +22,6 @@ from rag.hybrid import (
     HybridRetriever,
     SideIndex,
     rrf,
-    store_generation,
     tokenize,
 )
 from rag.query_analysis import OutletMatcher, analyse, find_dates, find_entities
@@ -291,7 +290,7 @@ def test_replacement_with_the_same_chunk_count_is_noticed(tmp_path: Path,
     folder = tmp_path / "src"
     article = {**ARTICLES[4]}
     reader.ingest(write_articles(folder, "a.jsonl", [article]))
-    if not store_generation(reader.store):
+    if not reader.store.generation():
         pytest.skip("this store keeps no write token; only the chunk count can tell")
     retriever = HybridRetriever(reader.store, embedder, home / "bm25")
     retriever.refresh()
