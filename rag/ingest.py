@@ -77,8 +77,9 @@ class Ingestor:
             report.seen = 1
             report.failed.append((str(path), "no such file or folder"))
             return report
-        self.store.sweep_orphans()
         manifest = self.store.manifest()
+        # Sweeping reads the manifest too; the one just read is still current.
+        self.store.sweep_orphans(manifest=manifest)
         by_path: dict[str, list[ManifestEntry]] = {}
         for entry in manifest.values():
             by_path.setdefault(entry.path, []).append(entry)

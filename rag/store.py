@@ -360,13 +360,14 @@ class Store:
                 self.chunks.delete(where={"doc_id": {"$in": part}})
             self._bump_generation()
 
-    def sweep_orphans(self, *, force: bool = False) -> int:
+    def sweep_orphans(self, *, force: bool = False,
+                      manifest: dict[str, ManifestEntry] | None = None) -> int:
         """Delete chunks that belong to no committed document version; returns how many.
 
         Unless forced, the scan of every chunk's metadata is skipped when the collection
         holds exactly the chunks the manifest lists, which is the case after any ingest
         that was not interrupted: a repeated ingest of an unchanged folder stays cheap."""
-        manifest = self.manifest()
+        manifest = self.manifest() if manifest is None else manifest
         if not force and self.chunk_count() == sum(e.chunks for e in manifest.values()):
             return 0
         live = {e.doc_id: e.content_hash for e in manifest.values()}

@@ -249,7 +249,7 @@ def test_uploaded_article_becomes_answerable_and_oversized_upload_is_refused(
     assert len(results) == 3, results
     assert "zephyr-institute.txt" in results[0] and "added" in results[0]
     assert "hostile-title.md" in results[1] and "added" in results[1]
-    assert "empty.txt" in results[2] and "failed" in results[2] and "empty" in results[2]
+    assert "empty.txt" in results[2] and "failed" in results[2] and "file is empty" in results[2]
     assert len(app.assistant.documents()) == before + 2
     documents = page.locator("#documents")
     documents.get_by_text("zephyr-institute.txt").wait_for(timeout=TIMEOUT_MS)

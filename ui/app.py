@@ -39,7 +39,7 @@ EXAMPLES = [
     "How many Russian peacekeepers were deployed in Nagorno-Karabakh?",
     "What did the EU say about the withdrawal?",
 ]
-UPLOAD_TYPES = [".txt", ".md", ".html", ".json", ".jsonl"]
+UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
 # Enough queued requests for a team, few enough that a stuck model cannot pile up memory.
 QUEUE_MAX_SIZE = 64
 CONCURRENCY = 4
@@ -97,32 +97,6 @@ def upload_name(original: str) -> str:
     """A file name safe to create under the uploads folder, keeping the suffix."""
     name = _SAFE_NAME.sub("_", Path(original).name).strip(" .") or "upload"
     return name[-120:]
-
-
-def answer_stream(
-    assistant: Assistant,
-    question: str,
-    *,
-    k: int,
-    filters: Mapping[str, Any] | None,
-    history: Sequence[Answer],
-    use_llm: bool,
-) -> Iterator[str | Answer]:
-    """Text deltas, then the final `Answer`; a follow-up goes through `chat_stream` so it
-    is rewritten against the earlier turns and can reuse their passages."""
-    if history:
-        return assistant.chat_stream(question, list(history), k=k, filters=filters, use_llm=use_llm)
-    return assistant.ask_stream(question, k=k, filters=filters, use_llm=use_llm)
-
-
-def final_answer(items: Iterator[str | Answer]) -> Answer:
-    answer: Answer | None = None
-    for item in items:
-        if not isinstance(item, str):
-            answer = item
-    if answer is None:
-        raise RagError("the assistant returned no answer")
-    return answer
 
 
 # -- feedback ------------------------------------------------------------------------
@@ -261,14 +235,10 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
         )
         partial = ""
         try:
-            items = answer_stream(
-                assistant,
-                question,
-                k=int(k),
-                filters=filters,
-                history=_history(session),
-                use_llm=bool(use_llm),
-            )
+            # With earlier turns the question is a follow-up: rewritten against them,
+            # reusing their passages; with none, chat_stream is a plain ask.
+            items = assistant.chat_stream(question, _history(session), k=int(k),
+                                          filters=filters, use_llm=bool(use_llm))
             answer: Answer | None = None
             for item in items:
                 if isinstance(item, str):
@@ -433,21 +403,6 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
                     (name, "failed", "unsupported file type; use " + ", ".join(UPLOAD_TYPES))
                 )
                 continue
-            try:
-                size = source.stat().st_size
-            except OSError as exc:
-                results.append((name, "failed", f"upload unreadable: {exc.strerror or exc}"))
-                continue
-            if size > settings.max_file_bytes:
-                results.append(
-                    (
-                        name,
-                        "failed",
-                        f"file is {render.human_size(size)}, over the "
-                        f"{render.human_size(settings.max_file_bytes)} limit",
-                    )
-                )
-                continue
             uploads.mkdir(parents=True, exist_ok=True)
             # A stable path makes re-uploading a corrected file update its document
             # instead of adding a duplicate, and keeps it out of Gradio's temp cache.
@@ -463,8 +418,11 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
             try:
                 report = assistant.ingest(target, progress=step)
             except RagError as exc:
+                target.unlink(missing_ok=True)
                 results.append((name, "failed", str(exc)))
                 continue
+            if report.failed:
+                target.unlink(missing_ok=True)  # nothing of it was indexed; keep no copy
             results.extend(_describe(name, report))
         progress(1.0, desc="Done")
         table, delete_choices, filter_choices = corpus_views(selected)
@@ -514,7 +472,7 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
     def api_ask(question: str) -> str:
         """Answer a question from the indexed articles: Markdown with numbered sources."""
         try:
-            answer = final_answer(assistant.ask_stream(question, k=settings.top_k))
+            answer = assistant.ask(question)
         except RagError as exc:
             raise gr.Error(str(exc)) from None
         return render.answer_markdown(answer, names=document_names(answer))
