@@ -22,6 +22,7 @@ import numpy as np
 from rag.embeddings import Embedder
 from rag.prompts import REFUSAL
 from rag.schema import Citation, Passage
+from rag.support import IRREGULAR_PAST
 
 # Calibrated by `python evals/calibrate.py` on evals/gold/seed.jsonl: the threshold with
 # the best balanced accuracy between answering the answerable and refusing the rest.
@@ -96,27 +97,14 @@ def answer_type(question: str) -> str:
     return "what"
 
 
-# Irregular past forms news text is full of, mapped to the form questions use.
-_IRREGULAR = {
-    "left": "leave", "went": "go", "gone": "go", "took": "take", "taken": "take",
-    "made": "make", "paid": "pay", "fought": "fight", "won": "win", "lost": "lose",
-    "began": "begin", "begun": "begin", "held": "hold", "met": "meet", "sent": "send",
-    "led": "lead", "fled": "flee", "brought": "bring", "sought": "seek", "told": "tell",
-    "thought": "think", "struck": "strike", "spoke": "speak", "spoken": "speak",
-    "chose": "choose", "chosen": "choose", "rose": "rise", "fell": "fall", "kept": "keep",
-    "withdrew": "withdraw", "withdrawn": "withdraw", "sold": "sell", "bought": "buy",
-    "gave": "give", "given": "give", "saw": "see", "seen": "see", "knew": "know",
-    "became": "become", "came": "come", "wrote": "write", "written": "write", "ran": "run",
-    "found": "find", "built": "build", "spent": "spend", "set": "set", "put": "put",
-}
 
 
 def stem(word: str) -> str:
     word = word.lower().replace("’", "'")
     if word.endswith("'s"):
         word = word[:-2]
-    if word in _IRREGULAR:
-        return _IRREGULAR[word]
+    if word in IRREGULAR_PAST:
+        return IRREGULAR_PAST[word]
     for suffix in ("ing", "ers", "ed", "es", "s", "er", "ly"):
         if len(word) > len(suffix) + 3 and word.endswith(suffix):
             return word[: -len(suffix)]
@@ -239,16 +227,18 @@ class ExtractiveAnswerer:
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         with self._lock:
-            missing = [t for t in dict.fromkeys(texts) if t not in self._cache]
+            found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
+            for text in found:
+                self._cache.move_to_end(text)  # least recently used goes first
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
-            fresh = self.embedder.embed(missing)
+            found.update(zip(missing, self.embedder.embed(missing), strict=True))
             with self._lock:
-                for text, vector in zip(missing, fresh, strict=True):
-                    self._cache[text] = vector
+                for text in missing:
+                    self._cache[text] = found[text]
                 while len(self._cache) > 4096:
                     self._cache.popitem(last=False)
-        with self._lock:
-            return np.stack([self._cache[t] for t in texts])
+        return np.stack([found[t] for t in texts])
 
 
 def _prefix_match(key: str, seen: set[str]) -> bool:

@@ -132,8 +132,10 @@ _MONTHS = {
     "december": "december", "dec": "december",
 }
 _WEEKDAYS = _words("monday tuesday wednesday thursday friday saturday sunday")
-# Past forms that stemming leaves apart from their base, so "held" matches "hold".
-_IRREGULAR = {
+# Past forms that stemming leaves apart from their base, so "held" matches "hold"
+# (shared with the extractive answerer).
+IRREGULAR_PAST = {
+    "fled": "flee", "withdrew": "withdraw", "withdrawn": "withdraw", "became": "become",
     "held": "hold", "took": "take", "taken": "take", "left": "leave", "won": "win",
     "lost": "lose", "made": "make", "gave": "give", "given": "give", "told": "tell",
     "saw": "see", "seen": "see", "met": "meet", "ran": "run", "sent": "send", "sold": "sell",
@@ -246,7 +248,7 @@ def _tokenize(text: str) -> list[_Tok]:
             kind = "word"
         cap = word[:1].isupper() and kind == "word"
         stem = _MONTHS.get(low, "") if cap else ""
-        stem = stem or _stem(_IRREGULAR.get(low, low))
+        stem = stem or _stem(IRREGULAR_PAST.get(low, low))
         tokens.append(_Tok(word, low, stem, m.start(), w_end, cap, sentence_start, clause,
                            kind))
         sentence_start = False
@@ -659,7 +661,7 @@ def _verbish(tokens: Sequence[_Tok], i: int) -> bool:
                  and not tokens[k].low.endswith("ly")), None)
     if prev is not None and prev.low in _DETERMINERS:
         return False
-    if t.low.endswith(("ed", "ing")) or t.low in _IRREGULAR:
+    if t.low.endswith(("ed", "ing")) or t.low in IRREGULAR_PAST:
         return True
     if prev is not None and (prev.low in _VERB_BEFORE or prev.low in _PASSIVE_AUX):
         return True
@@ -752,7 +754,7 @@ def _roles(tokens: Sequence[_Tok], i: int, clause: bool) -> tuple[_Slot, _Slot]:
     left = _name_group(tokens, i, -1, clause)
     right = _name_group(tokens, i, +1, clause)
     t = tokens[i]
-    participle = t.low.endswith("ed") or t.low in _IRREGULAR
+    participle = t.low.endswith("ed") or t.low in IRREGULAR_PAST
     after_aux = i > 0 and tokens[i - 1].low in _PASSIVE_AUX
     by_phrase = any(o.low == "by" for o in tokens[i + 1 : i + 5])
     if participle and i + 1 < len(tokens) and tokens[i + 1].low == "by":
