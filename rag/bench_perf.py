@@ -1136,7 +1136,7 @@ def format_table(result: dict[str, Any]) -> str:
         "",
         "| chunks | retriever | retrieve p50 | retrieve p95 | answer p50 | answer p95 | "
         "embed question | other embedding | Chroma calls | rest of retrieval | "
-        "sentence scoring | first-query index build (s) | load |",
+        "sentence scoring | warm-up, 3 questions, incl. side-index build (s) | load |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for figures in result["query"]["sizes"].values():

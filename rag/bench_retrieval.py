@@ -27,6 +27,7 @@ from rag.embeddings import Embedder
 from rag.extractive import ExtractiveAnswerer
 from rag.hybrid import HybridRetriever
 from rag.loaders import INVISIBLE_CHARS
+from rag.metrics import percentile
 from rag.retrieval import DenseRetriever, Retriever
 from rag.schema import Passage
 
@@ -94,7 +95,7 @@ def _half(query_id: Any) -> str:
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q)) if values else 0.0
+    return percentile(values, q) or 0.0
 
 
 def run_retrieval_bench(articles: Path, queries: Path, k: int = 10,

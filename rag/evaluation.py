@@ -215,7 +215,7 @@ def aggregate(results: Sequence[CaseResult]) -> tuple[dict[str, MetricValue], di
         "refusal_accuracy": m.refusal_accuracy([r.refused for r in unanswerable]),
         "false_refusal_rate": m.false_refusal_rate([r.refused for r in answerable]),
         "fact_recall": m.mean(
-            (sum(r.facts) / len(r.facts)) if r.facts else 0.0
+            m.fact_recall(r.answer.text if r.answer else "", r.case.required_facts) or 0.0
             for r in answerable if r.case.required_facts),
         "facts_accuracy": m.rate(
             bool(r.facts) and all(r.facts) for r in answerable if r.case.required_facts),
@@ -849,7 +849,7 @@ def _short(value: Any) -> str:
 
 
 def _cases_section(results: Sequence[CaseResult]) -> str:
-    failing = sum(not _passed(r) for r in results)
+    failing = sum(not r.correct for r in results)
     rows = "".join(_case_row(r) for r in results)
     head = ("<tr><th>id</th><th>question</th><th>verdict</th><th>answer (sentence support)"
             "</th><th>citations</th><th>retrieval</th><th>ms</th></tr>")
@@ -858,10 +858,6 @@ def _cases_section(results: Sequence[CaseResult]) -> str:
             '<input type="checkbox" id="only-fail"> <label for="only-fail">only failing '
             "questions</label>"
             f"<table>{head}{rows}</table>")
-
-
-def _passed(result: CaseResult) -> bool:
-    return result.correct
 
 
 def _case_row(r: CaseResult) -> str:
@@ -884,7 +880,7 @@ def _case_row(r: CaseResult) -> str:
                      f"{_fmt(r.evidence_recall)}")
     else:
         retrieval = "<span class='muted'>n/a</span>"
-    cls = "case-pass" if _passed(r) else "case-fail"
+    cls = "case-pass" if r.correct else "case-fail"
     return (f"<tr class='{cls}' id='q-{_e(case.id)}'><td>{_e(case.id)}</td><td>{question}</td>"
             f"<td>{verdict}</td><td>{answer}</td><td>{citations}</td><td>{retrieval}</td>"
             f"<td class='num'>{r.wall_ms:,.0f}</td></tr>")
@@ -952,21 +948,12 @@ def _flag(ok: bool, good: str, bad: str) -> str:
             else f"<span class='badge bad'>{_e(bad)}</span>")
 
 
-def iter_results(path: Path) -> Iterable[dict[str, Any]]:
-    """The rows of a results.jsonl, for scripts comparing runs question by question."""
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            if line.strip():
-                yield json.loads(line)
-
-
 __all__ = [
     "CaseResult",
     "EvalResult",
     "aggregate",
     "check_thresholds",
     "compare",
-    "iter_results",
     "load_baseline",
     "load_thresholds",
     "render_report",

@@ -27,10 +27,11 @@ passages, since a quote is what this system shows the reader as proof:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from rag.schema import Answer, Citation, Passage
 from rag.support import SupportVerdict, check_support
@@ -61,14 +62,8 @@ def rate(flags: Iterable[bool]) -> float | None:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    """Linear interpolation between closest ranks (numpy's default), q in [0, 100]."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    """Linear interpolation between closest ranks, q in [0, 100]; None without values."""
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if len(values) else None
 
 
 def latency_summary(values_ms: Sequence[float], prefix: str = "latency",
