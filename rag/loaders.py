@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rag.errors import LoaderError
-from rag.schema import Document
+from rag.schema import ARTICLE_FIELDS, Document
 
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"})
 
@@ -35,7 +35,6 @@ INVISIBLE_CHARS = re.compile(
 )
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
-_RECORD_FIELDS = ("title", "source", "author", "published_at", "url", "category")
 
 
 def iter_files(path: Path) -> Iterator[Path]:
@@ -152,7 +151,7 @@ def _document(text: str, path: Path, key: str, meta: dict[str, Any]) -> Document
     clean = INVISIBLE_CHARS.sub("", text)
     if not clean.strip():
         raise LoaderError("no readable text")
-    fields = {name: _meta_str(meta.get(name)) for name in _RECORD_FIELDS}
+    fields = {name: _meta_str(meta.get(name)) for name in ARTICLE_FIELDS}
     return Document(doc_id=doc_id_for(key), text=clean, path=str(path), **fields)
 
 

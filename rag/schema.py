@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 AnswerMode = Literal["extractive", "generative", "extractive-fallback"]
+# What an article's metadata may say about it (the loaders read these, chunks carry them).
+ARTICLE_FIELDS = ("title", "source", "author", "published_at", "url", "category")
 
 
 @dataclass(frozen=True)

@@ -39,9 +39,9 @@ from rag.errors import (
     RagError,
     StoreError,
 )
-from rag.schema import Chunk, Document
+from rag.schema import ARTICLE_FIELDS, Chunk, Document
 
-_DOC_FIELDS = ("title", "source", "author", "published_at", "url", "category", "path")
+_DOC_FIELDS = (*ARTICLE_FIELDS, "path")
 
 
 @dataclass(frozen=True)
@@ -540,7 +540,7 @@ def chunk_metadata(document: Document, chunk: Chunk, *, content_hash: str,
         "sentences": json.dumps([[s, e] for s, e in sentences
                                  if s >= chunk.start and e <= chunk.end]),
     }
-    for name in ("title", "source", "author", "published_at", "url", "category"):
+    for name in ARTICLE_FIELDS:
         meta[name] = getattr(document, name)
     ts = published_ts(document.published_at)
     if ts is not None:
