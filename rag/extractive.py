@@ -19,14 +19,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.answer_slots import ALIASES, gaps, read_question, stem
 from rag.embeddings import Embedder
 from rag.prompts import REFUSAL
 from rag.schema import Citation, Passage
-from rag.support import IRREGULAR_PAST
 
 # Calibrated by `python evals/calibrate.py` on evals/gold/seed.jsonl: the threshold with
 # the best balanced accuracy between answering the answerable and refusing the rest.
-REFUSAL_THRESHOLD = 0.42
+REFUSAL_THRESHOLD = 0.27
+# How far below the most relevant sentence an answering sentence may be; calibrated with
+# the threshold.
+RELEVANCE_MARGIN = 0.15
 MAX_SENTENCES = 3
 # A second or third sentence must score close to the best one to be worth reading.
 FOLLOW_MARGIN = 0.12
@@ -44,71 +47,20 @@ STOPWORDS = frozenset(
     """.split()
 )
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
-# How much something cost is answered by an amount of money, not any number.
-_MONEY = re.compile(r"[$€£₽]|\b(?:dollars?|euros?|rubles?|roubles?|pounds|cost|costs|paid|"
-                    r"spent|budget|funding)\b", re.IGNORECASE)
 # Capitalised words that start questions or name the generic, not a specific entity.
 GENERIC_CAPS = frozenset({"What", "Which", "Who", "Whom", "Whose", "When", "Where", "Why",
                           "How", "Did", "Does", "Do", "Is", "Are", "Was", "Were", "Has",
                           "Have", "Had", "Can", "Could", "Will", "Would", "Should", "In",
                           "On", "The", "A", "An", "According", "Between", "After", "Before",
-                          "I", "Tell", "Explain", "Describe", "Name", "List"})
-
+                          "I", "Tell", "Explain", "Describe", "Name", "List", "Besides",
+                          "Apart", "Aside", "Other", "Except", "Given", "During", "Since",
+                          "Despite", "Following", "Amid", "As", "For", "From", "With", "By",
+                          "At", "To", "Under", "Beyond"})
+_ALIASES_BY_STEM = {stem(name): aliases for name, aliases in ALIASES.items()}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d[\d,.]*")
-_MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|"
-           "December|Jan\\.?|Feb\\.?|Mar\\.?|Apr\\.?|Jun\\.?|Jul\\.?|Aug\\.?|Sept?\\.?|Oct\\.?|"
-           "Nov\\.?|Dec\\.?")
-_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|"
-                 "dozens|hundred|hundreds|thousand|thousands|million|millions|billion")
-TYPE_PATTERNS: dict[str, re.Pattern[str]] = {
-    "when": re.compile(
-        rf"\b(?:{_MONTHS})\b|\b(?:19|20)\d\d\b|\b(?:Monday|Tuesday|Wednesday|Thursday|Friday|"
-        r"Saturday|Sunday)\b|\b(?:yesterday|today|last (?:week|month|year|fall|spring|summer|"
-        r"winter)|earlier this (?:week|month|year)|this past)\b"
-    ),
-    "how_many": re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.IGNORECASE),
-    "who": re.compile(
-        r"\b[A-Z][a-z]+(?:[ -][A-Z][a-z]+)+\b|\b(?:president|minister|spokesperson|spokesman|"
-        r"aide|leaders?|officials?|government|ministry|agency|council|prime)\b"
-    ),
-    "why": re.compile(
-        r"\b(?:because|due to|after|following|as a result|in order to|so that|since|to protect|"
-        r"blamed|for failing|reason|moot|decision|decided)\b", re.IGNORECASE),
-    "where": re.compile(r"\b(?:in|at|from|to|near)\s+[A-Z][a-z]+"),
-}
-
-
-def answer_type(question: str) -> str:
-    # A follow-up rewritten offline carries the previous question in parentheses; the
-    # kind of answer wanted is the follow-up's own.
-    q = question.split(" (", 1)[0].strip().lower()
-    q = re.sub(r"^(and|but|so|also)\s+", "", q)
-    if q.startswith("why") or " why " in q or "reason" in q:
-        return "why"
-    if re.match(r"(how (many|much|long|large|big|old|far)|what (number|percentage|share))", q):
-        return "how_many"
-    if q.startswith("when") or "what date" in q or "what year" in q or "what day" in q:
-        return "when"
-    if q.startswith(("who", "whom", "whose")) or re.match(r"which (person|official|country|"
-                                                          r"leader|aide|agency|body)", q):
-        return "who"
-    if q.startswith("where"):
-        return "where"
-    return "what"
-
-
-
-
-def stem(word: str) -> str:
-    word = word.lower().replace("’", "'")
-    if word.endswith("'s"):
-        word = word[:-2]
-    if word in IRREGULAR_PAST:
-        return IRREGULAR_PAST[word]
-    for suffix in ("ing", "ers", "ed", "es", "s", "er", "ly"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
+_WHY = re.compile(
+    r"\b(?:because|due to|after|following|as a result|in order to|so that|since|to protect|"
+    r"blamed|for failing|reason|moot|decision|decided)\b", re.IGNORECASE)
 
 
 def content_terms(text: str) -> set[str]:
@@ -132,43 +84,58 @@ class ScoredSentence:
     text: str
     score: float
     similarity: float
+    relevance: float  # the score without the bonus for holding the kind of answer asked for
+    # Why the sentence does not supply what the question asks for (rag.answer_slots);
+    # empty when it does.
+    gaps: list[str]
 
 
 class ExtractiveAnswerer:
-    def __init__(self, embedder: Embedder, *, threshold: float = REFUSAL_THRESHOLD) -> None:
+    def __init__(self, embedder: Embedder, *, threshold: float = REFUSAL_THRESHOLD,
+                 margin: float = RELEVANCE_MARGIN) -> None:
         self.embedder = embedder
         self.threshold = threshold
+        self.margin = margin
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
     def score_sentences(self, question: str, passages: Sequence[Passage]) -> list[ScoredSentence]:
-        candidates: list[tuple[int, int, int, str]] = []
+        candidates: list[tuple[int, int, int, str, str]] = []
         seen: set[tuple[str, int, int]] = set()
         for index, passage in enumerate(passages):
             spans = passage.sentences or [(passage.start, passage.end)]
-            for start, end in spans:
+            for position, (start, end) in enumerate(spans):
                 key = (passage.doc_id, start, end)
                 if key in seen:
                     continue
                 seen.add(key)
                 text = passage.text[start - passage.start : end - passage.start]
+                # The sentences either side: where a quote's speaker is usually named.
+                around = passage.text[spans[max(0, position - 1)][0] - passage.start:
+                                      spans[min(len(spans) - 1, position + 1)][1]
+                                      - passage.start]
                 if text.strip():
-                    candidates.append((index, start, end, text))
+                    candidates.append((index, start, end, text, around))
         if not candidates:
             return []
         vectors = self._embed([c[3] for c in candidates])
         similarities = vectors @ self.embedder.embed_query(question)
-        kind = answer_type(question)
-        pattern = TYPE_PATTERNS.get(kind)
+        slot = read_question(question)
         terms = content_terms(question)
         scored = []
-        for (index, start, end, text), similarity in zip(candidates, similarities, strict=True):
+        for (index, start, end, text, around), similarity in zip(candidates, similarities,
+                                                                 strict=True):
             coverage = len(terms & content_terms(text)) / len(terms) if terms else 0.0
-            fits = 1.0 if pattern is not None and pattern.search(text) else 0.0
+            missing = gaps(slot, text, around)
+            # Holding the kind of thing asked for: a filler for the slot, or for a "why",
+            # words that give a reason (a reason has no shape to check).
+            fits = (not missing and slot.kind not in {"why", "what", "yesno"}) or (
+                slot.kind == "why" and _WHY.search(text) is not None)
             # Rank in retrieval is weak evidence; it breaks ties between equal sentences.
             prior = 0.02 * (len(passages) - index) / max(len(passages), 1)
-            score = 0.6 * float(similarity) + 0.3 * coverage + 0.1 * fits + prior
-            scored.append(ScoredSentence(index, start, end, text, score, float(similarity)))
+            relevance = 0.6 * float(similarity) + 0.3 * coverage + prior
+            scored.append(ScoredSentence(index, start, end, text, relevance + 0.1 * fits,
+                                         float(similarity), relevance, missing))
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored
 
@@ -178,8 +145,13 @@ class ExtractiveAnswerer:
         scored = self.score_sentences(question, passages)
         if not scored or self._misses_key(question, passages):
             return REFUSAL, [], True
+        # The sentences most about the question are where its answer would be; when they
+        # lack it, a filler of the right type in a less relevant sentence (a date in
+        # another paragraph) is a coincidence, not an answer.
+        most_relevant = max(s.relevance for s in scored)
         answering = [s for s in scored[:12]
-                     if self.answerability(question, s) >= self.threshold]
+                     if self.answerability(question, s) >= self.threshold
+                     and s.relevance >= most_relevant - self.margin]
         if not answering:
             return REFUSAL, [], True
         best = answering[0]
@@ -202,18 +174,8 @@ class ExtractiveAnswerer:
             parts.append(f"{sentence.text} [{marker}]")
         return " ".join(parts), citations, False
 
-    def _fits_type(self, question: str, sentence: str) -> bool:
-        kind = answer_type(question)
-        if kind in {"how_many", "when"} and not TYPE_PATTERNS[kind].search(sentence):
-            return False
-        lowered = question.lower()
-        if lowered.startswith("how much") and re.search(r"\b(cost|pay|paid|spend|spent|worth|"
-                                                        r"budget|price)", lowered):
-            return bool(_MONEY.search(sentence))
-        return True
-
     def answerability(self, question: str, sentence: ScoredSentence) -> float:
-        return sentence.score if self._fits_type(question, sentence.text) else 0.0
+        return 0.0 if sentence.gaps else sentence.score
 
     def _misses_key(self, question: str, passages: Sequence[Passage]) -> bool:
         keys = key_entities(question)
@@ -223,7 +185,9 @@ class ExtractiveAnswerer:
         for passage in passages:
             seen |= {stem(w.rstrip(".,")) for w in _WORD.findall(passage.text)}
             seen |= content_terms(f"{passage.title} {passage.source}")
-        return any(key not in seen and not _prefix_match(key, seen) for key in keys)
+        return any(not _mentioned(key, seen) and not any(_mentioned(alias, seen)
+                                                         for alias in _ALIASES_BY_STEM.get(key, ()))
+                   for key in keys)
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         with self._lock:
@@ -239,6 +203,10 @@ class ExtractiveAnswerer:
                 while len(self._cache) > 4096:
                     self._cache.popitem(last=False)
         return np.stack([found[t] for t in texts])
+
+
+def _mentioned(key: str, seen: set[str]) -> bool:
+    return key in seen or _prefix_match(key, seen)
 
 
 def _prefix_match(key: str, seen: set[str]) -> bool:

@@ -1,0 +1,114 @@
+"""What a question asks for, and whether a sentence supplies it (rag.answer_slots)."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.answer_slots import gaps, read_question
+
+
+@pytest.mark.parametrize(("question", "kind", "precision"), [
+    ("How many people were arrested in Paris?", "count", ""),
+    ("How long did the strike last?", "duration", ""),
+    ("How much did the bridge cost?", "money", ""),
+    ("How large was the crowd?", "quantity", ""),
+    ("On what exact date was the treaty signed?", "date", "day"),
+    ("In which month did the talks resume?", "date", "month"),
+    ("What year did the plant open?", "date", "year"),
+    ("Since when has the embargo been in force?", "date", ""),
+    ("Who is Spain's foreign minister?", "person", ""),
+    ("Which news agency first reported the deal?", "person", ""),
+    ("Which country hosted the summit?", "name", ""),
+    ("Besides Paris and Berlin, which capital signed the accord?", "name", ""),
+    ("Apart from the harbour, where else did the storm cause damage?", "place", ""),
+    ("What is Jane Doe's job title?", "title", ""),
+    ("Why did the minister resign?", "why", ""),
+    ("What prompted the evacuation?", "why", ""),
+    ("Did the court uphold the ruling?", "yesno", ""),
+    ("What did the report recommend?", "what", ""),
+])
+def test_questions_are_read_for_the_kind_of_answer_they_need(question: str, kind: str,
+                                                              precision: str) -> None:
+    slot = read_question(question)
+    assert (slot.kind, slot.precision) == (kind, precision)
+
+
+def test_a_count_of_the_wrong_thing_does_not_answer() -> None:
+    slot = read_question("How many districts did the army recapture?")
+    assert slot.counted == "districts"
+    assert gaps(slot, "The army recaptured all seven districts around the city.") == []
+    assert gaps(slot, "About 2,000 soldiers took part in the operation.")
+    # "2,000 of them" counts whatever the sentence named before it.
+    troops = read_question("How many soldiers were deployed?")
+    assert gaps(troops, "Soldiers arrived in May, and about 2,000 of them were deployed.") == []
+    assert gaps(troops, "Villages emptied in May, and about 2,000 of them were shelled.")
+
+
+def test_years_dates_and_spans_of_time_are_not_counts() -> None:
+    slot = read_question("How many refugees crossed the border?")
+    assert gaps(slot, "Refugees crossed the border in 2022 over five weeks on April 17.")
+    assert gaps(slot, "More than 100,000 refugees crossed the border in 2022.") == []
+
+
+def test_a_question_about_deaths_needs_a_sentence_about_deaths() -> None:
+    slot = read_question("How many peacekeepers were killed during the mission?")
+    assert "death" in slot.events
+    reasons = gaps(slot, "About 2,000 peacekeepers were deployed during the mission.")
+    assert any("death" in reason for reason in reasons)
+    assert gaps(slot, "Twelve peacekeepers died during the mission.") == []
+
+
+def test_cost_needs_money_and_paid_tribute_is_not_money() -> None:
+    slot = read_question("How much did the new stadium cost?")
+    assert gaps(slot, "The new stadium cost $1.2 billion.") == []
+    assert gaps(slot, "Fans paid tribute at the new stadium, which seats 60,000.")
+
+
+def test_a_date_the_question_already_gives_is_no_answer() -> None:
+    slot = read_question("On what exact date did the offensive begin last September?")
+    assert gaps(slot, "The offensive began last September.")
+    assert gaps(slot, "The ceasefire was confirmed on April 17, after the offensive.")
+    assert gaps(slot, "The offensive began on September 19, last September.") == []
+
+
+def test_date_precision() -> None:
+    month = read_question("In which month did the talks resume?")
+    assert gaps(month, "The talks resumed in late 2022.")
+    assert gaps(month, "The talks resumed last March.") == []
+
+
+def test_a_future_question_needs_the_time_of_what_will_happen() -> None:
+    slot = read_question("When will the monitoring centre close?")
+    assert slot.future
+    # A date for something that already happened, next to a "would".
+    assert gaps(slot, "The centre, set up in January 2021, would also close.")
+    assert gaps(slot, "The centre will close in March 2025.") == []
+
+
+def test_the_role_must_match_not_just_any_title() -> None:
+    slot = read_question("Who is Armenia's foreign minister?")
+    assert gaps(slot, "Armenian Prime Minister Nikol Pashinian spoke on Tuesday.")
+    assert gaps(slot, "Armenian Foreign Minister Ararat Mirzoyan spoke on Tuesday.") == []
+    government = read_question("Which Armenian head of government did Moscow blame?")
+    assert gaps(government, "Moscow blamed Armenian Prime Minister Nikol Pashinian.") == []
+
+
+def test_a_category_named_without_an_instance_does_not_answer() -> None:
+    slot = read_question("Which Western powers mediated the talks?")
+    assert gaps(slot, "The talks were mediated by Western powers, a diplomat said.")
+    assert gaps(slot, "The talks were mediated by Western powers, France and Germany.") == []
+
+
+def test_reported_speech_needs_its_speaker_nearby() -> None:
+    slot = read_question("What did Hikmet Hajiyev say about the monitoring centre?")
+    quote = "The centre would cease its activities."
+    assert gaps(slot, quote, context=f"Turkish sources spoke. {quote} Others disagreed.")
+    assert gaps(slot, quote, context=f"{quote} Hajiyev said on Monday.") == []
+    # A capital stands for its government.
+    brussels = read_question("How did Brussels respond to the pullout?")
+    assert gaps(brussels, "We take note, the EU spokesperson said.") == []
+
+
+def test_why_and_what_questions_have_no_shape_to_check() -> None:
+    assert gaps(read_question("Why did the talks fail?"), "Talks failed.") == []
+    assert gaps(read_question("What did the report recommend?"), "It said little.") == []
