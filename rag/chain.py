@@ -108,9 +108,11 @@ class AnswerChain:
                 sentence.support_score = min(sentence.support_score, float(relevance))
 
     def extractive(self, question: str, passages: Sequence[Passage]) -> Answer:
-        text, citations, refused = self.answerer.answer(question, passages)
+        text, citations, refused, reason = self.answerer.answer(question, passages)
         if refused:
-            return self._refusal(question, passages, mode="extractive")
+            answer = self._refusal(question, passages, mode="extractive")
+            answer.reason = reason
+            return answer
         sentences = [AnswerSentence(c.quote, [c], True, 1.0) for c in citations]
         return Answer(question=question, text=text, refused=False, citations=citations,
                       passages=list(passages), mode="extractive", sentences=sentences)

@@ -309,6 +309,8 @@ def format_answer(answer: Any) -> str:
     lines = [answer.text, ""]
     if answer.mode != "extractive":
         lines.insert(0, f"[{answer.mode}{': ' + answer.reason if answer.reason else ''}]")
+    elif answer.refused and answer.reason:
+        lines.insert(1, f"({answer.reason})")
     if answer.citations:
         lines.append("Sources:")
         for citation in answer.citations:

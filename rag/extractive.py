@@ -16,6 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -68,12 +69,20 @@ def content_terms(text: str) -> set[str]:
             if w.lower() not in STOPWORDS and w.lower() not in QUESTION_WORDS and len(w) > 1}
 
 
-def key_entities(question: str) -> list[str]:
-    """Names and numbers the question hinges on: if none of the passages mention one,
-    the sources cannot be about what was asked."""
+def key_entities(question: str) -> list[tuple[str, str]]:
+    """Names and numbers the question hinges on, as (stem, word): if none of the passages
+    mention one, the sources cannot be about what was asked."""
     words = _WORD.findall(question)
-    keys = [w for w in words if (w[0].isupper() and w not in GENERIC_CAPS) or w[0].isdigit()]
-    return [stem(w.rstrip(".,")) for w in keys]
+    keys = [w.rstrip(".,") for w in words
+            if (w[0].isupper() and w not in GENERIC_CAPS) or w[0].isdigit()]
+    return [(stem(w), w) for w in keys]
+
+
+class Extraction(NamedTuple):
+    text: str  # the answer with [n] markers, or the refusal
+    citations: list[Citation]
+    refused: bool
+    reason: str | None  # why it refused, for the reader
 
 
 @dataclass
@@ -139,12 +148,13 @@ class ExtractiveAnswerer:
         scored.sort(key=lambda s: s.score, reverse=True)
         return scored
 
-    def answer(self, question: str, passages: Sequence[Passage]
-               ) -> tuple[str, list[Citation], bool]:
-        """(answer text with [n] markers, citations, refused)."""
+    def answer(self, question: str, passages: Sequence[Passage]) -> Extraction:
         scored = self.score_sentences(question, passages)
-        if not scored or self._misses_key(question, passages):
-            return REFUSAL, [], True
+        if not scored:
+            return Extraction(REFUSAL, [], True, "nothing was retrieved")
+        missing_key = self._missing_key(question, passages)
+        if missing_key:
+            return Extraction(REFUSAL, [], True, f"no passage mentions {missing_key}")
         # The sentences most about the question are where its answer would be; when they
         # lack it, a filler of the right type in a less relevant sentence (a date in
         # another paragraph) is a coincidence, not an answer.
@@ -153,7 +163,11 @@ class ExtractiveAnswerer:
                      if self.answerability(question, s) >= self.threshold
                      and s.relevance >= most_relevant - self.margin]
         if not answering:
-            return REFUSAL, [], True
+            closest = max(scored, key=lambda s: s.relevance)
+            why = ("; ".join(closest.gaps) if closest.gaps
+                   else "nothing retrieved is close enough to the question")
+            return Extraction(REFUSAL, [], True, f"the closest sentence {why}"
+                              if closest.gaps else why)
         best = answering[0]
         chosen = [best]
         for candidate in answering[1:]:
@@ -172,22 +186,25 @@ class ExtractiveAnswerer:
                 published_at=passage.published_at, url=passage.url,
             ))
             parts.append(f"{sentence.text} [{marker}]")
-        return " ".join(parts), citations, False
+        return Extraction(" ".join(parts), citations, False, None)
 
     def answerability(self, question: str, sentence: ScoredSentence) -> float:
         return 0.0 if sentence.gaps else sentence.score
 
-    def _misses_key(self, question: str, passages: Sequence[Passage]) -> bool:
+    def _missing_key(self, question: str, passages: Sequence[Passage]) -> str | None:
+        """A name or number the question hinges on that no passage mentions, if any."""
         keys = key_entities(question)
         if not keys:
-            return False
+            return None
         seen = set()
         for passage in passages:
             seen |= {stem(w.rstrip(".,")) for w in _WORD.findall(passage.text)}
             seen |= content_terms(f"{passage.title} {passage.source}")
-        return any(not _mentioned(key, seen) and not any(_mentioned(alias, seen)
-                                                         for alias in _ALIASES_BY_STEM.get(key, ()))
-                   for key in keys)
+        for key, word in keys:
+            if not _mentioned(key, seen) and not any(
+                    _mentioned(alias, seen) for alias in _ALIASES_BY_STEM.get(key, ())):
+                return word
+        return None
 
     def _embed(self, texts: list[str]) -> np.ndarray:
         with self._lock:

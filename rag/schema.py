@@ -117,7 +117,8 @@ class Answer:
     mode: AnswerMode = "extractive"
     sentences: list[AnswerSentence] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
-    # Why a generative answer fell back to extraction, or None.
+    # Why a generative answer fell back to extraction, or why an extractive answer was
+    # refused ("the closest sentence names no foreign minister"); None otherwise.
     reason: str | None = None
 
     def to_dict(self) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from rag import Assistant
 from rag.answer_slots import gaps, read_question
 
 
@@ -112,3 +113,13 @@ def test_reported_speech_needs_its_speaker_nearby() -> None:
 def test_why_and_what_questions_have_no_shape_to_check() -> None:
     assert gaps(read_question("Why did the talks fail?"), "Talks failed.") == []
     assert gaps(read_question("What did the report recommend?"), "It said little.") == []
+
+
+def test_a_refusal_says_why(seed_assistant: Assistant) -> None:
+    killed = seed_assistant.ask("How many Russian peacekeepers were killed in Karabakh?")
+    assert killed.refused and killed.reason and "death" in killed.reason
+    absent = seed_assistant.ask("What did China say about the withdrawal?")
+    assert absent.refused and absent.reason == "no passage mentions China"
+    answered = seed_assistant.ask("How many Armenians left Nagorno-Karabakh?")
+    assert not answered.refused and answered.reason is None
+    assert "100,000" in answered.citations[0].quote

@@ -49,7 +49,7 @@ def test_extractive_citations_are_exact_slices(text: str) -> None:
                         sentences=[(s, e) for s, e in sentences if c.start <= s and e <= c.end])
                 for c in chunks]
     answerer = ExtractiveAnswerer(EMBEDDER, threshold=-1.0)
-    _, citations, _ = answerer.answer("What happened?", passages)
+    citations = answerer.answer("What happened?", passages).citations
     for citation in citations:
         assert text[citation.start : citation.end] == citation.quote
 

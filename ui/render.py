@@ -241,6 +241,8 @@ def mode_badge(mode: str, reason: str | None = None, refused: bool = False) -> B
         badge = Badge("extractive", "extractive")
     if refused:
         detail = "the sources don't answer this"
+        if reason and mode == "extractive":
+            detail = f"{detail}: {reason}"
         return Badge(
             badge.label, badge.css, f"{badge.detail}; {detail}" if badge.detail else detail
         )
