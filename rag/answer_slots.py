@@ -380,7 +380,8 @@ def gaps(slot: Slot, sentence: str, context: str = "") -> list[str]:
             for name in slot.named):
         missing.append(f"does not mention {' '.join(slot.named)}")
     if slot.role and not _has_role(slot.role, stems, lowered):
-        missing.append(f"names no {' '.join(slot.role)}")
+        *modifiers, head = slot.role
+        missing.append(f"names no {head}" + (f" ({' '.join(modifiers)})" if modifiers else ""))
     if slot.category and _bare_category(slot, sentence):
         missing.append(f"names the {slot.category} only as a category")
     filler = _fillers(slot, sentence)
