@@ -14,8 +14,11 @@ the question did not already give:
 - *novelty*: "last September" cannot answer "what date in last September…";
 - *the counted thing*: "how many districts" needs a number of districts;
 - *the role*: "Armenia's foreign minister" needs a foreign minister, not a prime minister;
-- *the event*: a question about deaths, injuries, arrests, money or command needs a
-  sentence about that kind of event, whatever else it shares with the question;
+- *the event*: a question about deaths, injuries, arrests, money, command, leadership,
+  headquarters, sanctions or votes needs a sentence about that kind of event, whatever
+  else it shares with the question;
+- *the speaker*: "what did Hajiyev say" needs Hajiyev named in the sentence or next to
+  it (a capital stands for its government: "Brussels" for the EU);
 - *an instance, not the category*: "which Western powers" is not answered by a sentence
   that only says "Western powers";
 - *the future*: "when will it close" needs a time stated for what will happen, not the
