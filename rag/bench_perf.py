@@ -149,6 +149,13 @@ class _RecordingEmbedder:
         with self.clock.step("embed"):
             return self.inner.embed(texts)
 
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        if not self.clock.scope:
+            self.embedded.extend(texts)
+        with self.clock.step("embed"):
+            return self.inner.embed_spans(texts, spans)
+
     def embed_query(self, text: str) -> np.ndarray:
         return self.inner.embed_query(text)
 
@@ -618,6 +625,10 @@ class _FreshQueries:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self.inner.embed(texts)
+
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self.inner.embed_spans(texts, spans)
 
     def embed_query(self, text: str) -> np.ndarray:
         if self._last is None or self._last[0] != text:

@@ -49,6 +49,10 @@ class _Uncached:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self._inner.embed(texts)
 
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self._inner.embed_spans(texts, spans)
+
     def embed_query(self, text: str) -> np.ndarray:
         return self._inner.embed([text])[0]
 
