@@ -48,13 +48,17 @@ class Assistant:
 
     def ingest(self, path: str | Path, progress: Progress | None = None) -> IngestReport:
         with self._write_lock, writer_lock(self.settings.home):
-            ingestor = Ingestor(self.store, self.embedder,
-                                max_file_bytes=self.settings.max_file_bytes)
-            report = ingestor.ingest(Path(path), progress)
+            report = self._ingestor().ingest(Path(path), progress)
             # Only when something changed: an unchanged re-ingest must cost nothing.
             if report.added or report.updated or report.removed:
                 self.retriever.refresh()
             return report
+
+    def _ingestor(self) -> Ingestor:
+        # The retriever takes the sentence vectors ingest computes anyway, so its index
+        # refresh needs no model pass of its own.
+        return Ingestor(self.store, self.embedder, max_file_bytes=self.settings.max_file_bytes,
+                        sentence_sink=self.retriever.sentence_sink())
 
     def delete(self, doc_id: str) -> None:
         self.document(doc_id)
@@ -66,8 +70,7 @@ class Assistant:
         """Rebuild every chunk from the stored documents (after a consistency error).
         Chunks are rewritten in place, so documents stay answerable meanwhile."""
         with self._write_lock, writer_lock(self.settings.home):
-            report = Ingestor(self.store, self.embedder,
-                              max_file_bytes=self.settings.max_file_bytes).reindex(progress)
+            report = self._ingestor().reindex(progress)
             self.retriever.refresh()
             return report
 

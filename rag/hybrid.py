@@ -42,13 +42,14 @@ from rag.embeddings import Embedder
 from rag.errors import StoreError
 from rag.extractive import stem
 from rag.query_analysis import OutletMatcher, QueryAnalysis, analyse
-from rag.retrieval import build_where, check_k, live_passages
+from rag.retrieval import SentenceSink, build_where, check_k, live_passages
 from rag.schema import Passage
-from rag.store import Store, StoredChunk
+from rag.store import Store, StoredChunk, sentences_in_chunk
 
 logger = logging.getLogger(__name__)
 
-INDEX_VERSION = 1
+# 2: sentence vectors pooled from their chunk's model pass, no longer embedded alone.
+INDEX_VERSION = 2
 INDEX_FILE = "index.npz"
 _TOKEN = re.compile(r"\w+(?:[.,]\d+)*")
 _LEXICAL_STOPWORDS = frozenset(
@@ -81,14 +82,13 @@ def fingerprint(ids: Iterable[str]) -> str:
     return digest.hexdigest()
 
 
-def sentence_texts(chunk: StoredChunk) -> list[str]:
-    """The chunk's sentences from its stored spans (the whole chunk if it has none)."""
+def sentence_spans_in(chunk: StoredChunk) -> list[tuple[int, int]]:
+    """The chunk's sentences as spans into its text, from its stored spans (the whole
+    chunk if it has none)."""
     meta = chunk.metadata
-    start = int(meta.get("start", 0))
-    spans = json.loads(str(meta.get("sentences") or "[]"))
-    texts = [chunk.text[s - start : e - start] for s, e in spans]
-    texts = [t for t in texts if t.strip()]
-    return texts or [chunk.text]
+    spans = sentences_in_chunk(chunk.text, int(meta.get("start", 0)),
+                               json.loads(str(meta.get("sentences") or "[]")))
+    return spans or [(0, len(chunk.text))]
 
 
 # -- the side index --------------------------------------------------------------------
@@ -155,16 +155,17 @@ class SideIndex:
 
     @classmethod
     def build(cls, store: Store, chunks: Iterable[StoredChunk], embedder: Embedder,
-              sentences: bool) -> SideIndex:
-        return cls(_make_rows(store, list(chunks), embedder, sentences),
+              sentences: bool, known: Mapping[str, np.ndarray] | None = None) -> SideIndex:
+        return cls(_make_rows(store, list(chunks), embedder, sentences, known),
                    vector_kind(embedder, sentences))
 
     def updated(self, store: Store, current: Sequence[str], embedder: Embedder,
-                sentences: bool) -> SideIndex:
+                sentences: bool, known: Mapping[str, np.ndarray] | None = None) -> SideIndex:
         """This index for the chunk ids `current`: kept chunks reuse their tokens and
-        vectors, only new ones are read from the store (and embedded)."""
+        vectors, only new ones are read from the store (and embedded, unless `known`
+        holds their sentence vectors)."""
         new = [i for i in current if i not in self.row]
-        fresh = _make_rows(store, _get_chunks(store, new), embedder, sentences)
+        fresh = _make_rows(store, _get_chunks(store, new), embedder, sentences, known)
         fresh_row = {chunk_id: i for i, chunk_id in enumerate(fresh.ids)}
         old = self.rows
         rows = _Rows([], [], [], np.zeros(1, dtype=np.int64), np.zeros((0, 0)))
@@ -293,27 +294,33 @@ def vector_kind(embedder: Embedder, sentences: bool) -> str:
 
 
 def _make_rows(store: Store, chunks: Sequence[StoredChunk], embedder: Embedder,
-               sentences: bool) -> _Rows:
+               sentences: bool, known: Mapping[str, np.ndarray] | None = None) -> _Rows:
     """Rows for `chunks`. Chunk vectors are read back from Chroma, not recomputed; with
-    `sentences`, chunks of two or more sentences also get one vector per sentence, which
-    costs about one more embedding pass over their text."""
-    texts = [sentence_texts(c) if sentences else [] for c in chunks]
-    # Chunks of one sentence reuse the vector ingest stored; the others get one vector
-    # per sentence. Overlapping chunks share a sentence: it is embedded once.
-    single = [c.chunk_id for c, group in zip(chunks, texts, strict=True) if len(group) <= 1]
+    `sentences`, chunks of two or more sentences also get one vector per sentence: taken
+    from `known` (what ingest computed with the chunk's own vector), else from one model
+    pass over the chunk (`Embedder.embed_spans`)."""
+    spans = [sentence_spans_in(c) if sentences else [] for c in chunks]
+    known = known or {}
+    # Chunks of one sentence reuse the vector ingest stored.
+    single = [c.chunk_id for c, group in zip(chunks, spans, strict=True) if len(group) <= 1]
     try:
         stored = _stored_vectors(store, single)
     except StoreError:
         # Another process's write this client has not loaded yet: load it, try once more.
         store.sync()
         stored = _stored_vectors(store, single)
-    unique = list(dict.fromkeys(t for group in texts if len(group) > 1 for t in group))
-    vectors = dict(zip(unique, embedder.embed(unique) if unique else [], strict=True))
+    todo = [n for n, group in enumerate(spans)
+            if len(group) > 1 and chunks[n].chunk_id not in known]
+    computed: dict[str, np.ndarray] = {}
+    if todo:
+        _, parts = embedder.embed_spans([chunks[n].text for n in todo], [spans[n] for n in todo])
+        computed = {chunks[n].chunk_id: part for n, part in zip(todo, parts, strict=True)}
     kept: list[StoredChunk] = []
     blocks: list[np.ndarray] = []
-    for chunk, group in zip(chunks, texts, strict=True):
+    for chunk, group in zip(chunks, spans, strict=True):
         if len(group) > 1:
-            blocks.append(np.stack([vectors[t] for t in group]))
+            block = known.get(chunk.chunk_id)
+            blocks.append(computed[chunk.chunk_id] if block is None else block)
         elif chunk.chunk_id in stored:
             blocks.append(stored[chunk.chunk_id][None, :])
         else:
@@ -419,6 +426,10 @@ class HybridRetriever:
         self._matcher = OutletMatcher(())
         self._stamp: tuple[str, int] | None = None
         self.last_refresh_ms = 0.0
+        # Sentence vectors ingest handed over (`sentence_sink`) for the next refresh. A
+        # lock of their own: ingest must not wait for a refresh a question started.
+        self._pending: dict[str, np.ndarray] = {}
+        self._pending_lock = threading.Lock()
 
     def with_config(self, **changes: Any) -> HybridRetriever:
         """Another retriever over the same index (for comparisons): no second build."""
@@ -428,6 +439,15 @@ class HybridRetriever:
         return other
 
     # -- index upkeep -------------------------------------------------------------
+
+    def sentence_sink(self) -> SentenceSink | None:
+        return self._remember if self.config.sentence_vectors else None
+
+    def _remember(self, vectors: Mapping[str, np.ndarray]) -> None:
+        # float16, as the index keeps them: an ingest's worth waits here for the refresh.
+        blocks = {chunk_id: np.asarray(v, dtype=np.float16) for chunk_id, v in vectors.items()}
+        with self._pending_lock:
+            self._pending.update(blocks)
 
     def refresh(self) -> None:
         """Bring the side index in line with the chunk collection; call after every
@@ -442,6 +462,8 @@ class HybridRetriever:
             current = self.store.chunk_ids()
             wanted = fingerprint(current)
             index = self._index if self._index is not None and self._index.kind == kind else None
+            with self._pending_lock:
+                known = dict(self._pending)
             if index is None or index.fingerprint != wanted:
                 loaded = SideIndex.load(self.index_dir)
                 if loaded is not None and loaded.kind != kind:
@@ -450,10 +472,10 @@ class HybridRetriever:
                     index = loaded
                 else:
                     base = index or loaded
-                    index = (base.updated(self.store, current, self.embedder, sentences)
+                    index = (base.updated(self.store, current, self.embedder, sentences, known)
                              if base is not None
                              else SideIndex.build(self.store, self.store.all_chunks(),
-                                                  self.embedder, sentences))
+                                                  self.embedder, sentences, known))
                     try:
                         index.save(self.index_dir)
                     except OSError as exc:
@@ -463,6 +485,10 @@ class HybridRetriever:
                                        self.index_dir, exc)
                 self._index = index
                 self._matcher = OutletMatcher(index.sources)
+            with self._pending_lock:
+                # Indexed now, or deleted before it could be: either way not needed again.
+                for chunk_id in known:
+                    self._pending.pop(chunk_id, None)
             self._stamp = stamp
         self.last_refresh_ms = (time.perf_counter() - started) * 1000
 

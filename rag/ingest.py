@@ -30,8 +30,9 @@ from rag.chunking import chunk_document, content_hash
 from rag.embeddings import Embedder
 from rag.errors import IngestLockedError, LoaderError
 from rag.loaders import iter_files, load_file
+from rag.retrieval import SentenceSink
 from rag.schema import Chunk, Document, IngestReport
-from rag.store import ManifestEntry, Store, chunk_metadata
+from rag.store import ManifestEntry, Store, chunk_metadata, sentences_in_chunk
 
 Progress = Callable[[int, int, str], None]
 
@@ -64,10 +65,16 @@ def writer_lock(home: Path) -> Iterator[None]:
 
 
 class Ingestor:
-    def __init__(self, store: Store, embedder: Embedder, *, max_file_bytes: int) -> None:
+    """`sentence_sink`, if given, receives each stored batch's sentence vectors, pooled
+    from the same model pass as the chunk vectors (the retriever's side index wants them,
+    and would otherwise run the model over every chunk again)."""
+
+    def __init__(self, store: Store, embedder: Embedder, *, max_file_bytes: int,
+                 sentence_sink: SentenceSink | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.max_file_bytes = max_file_bytes
+        self.sentence_sink = sentence_sink
 
     def ingest(self, path: Path, progress: Progress | None = None) -> IngestReport:
         started = time.perf_counter()
@@ -167,7 +174,7 @@ class Ingestor:
             return
         pending = [p for _, work in batch.files for p in work]
         try:
-            vectors = self.embedder.embed([c.text for p in pending for c in p.chunks])
+            sentences = self._embed(pending)
         except Exception as exc:
             for label, work in batch.files:
                 if work:
@@ -176,10 +183,6 @@ class Ingestor:
                     report.indexed += 1
             batch.clear()
             return
-        offset = 0
-        for item in pending:
-            item.vectors = vectors[offset : offset + len(item.chunks)]
-            offset += len(item.chunks)
         stored: list[tuple[str, list[_Pending]]] = []
         try:
             self._store(pending)
@@ -198,7 +201,30 @@ class Ingestor:
                 (report.updated if item.replaces else report.added).append(item.document.doc_id)
                 report.chunks += len(item.chunks)
             report.indexed += 1
+        if self.sentence_sink is not None:
+            kept = {c.chunk_id for _, work in stored for item in work for c in item.chunks}
+            self.sentence_sink({i: v for i, v in sentences.items() if i in kept})
         batch.clear()
+
+    def _embed(self, pending: list[_Pending]) -> dict[str, np.ndarray]:
+        """Set each document's chunk vectors; with a sentence sink, also return one vector
+        per sentence of each chunk of two or more sentences, from the same model pass."""
+        chunks = [(item, c) for item in pending for c in item.chunks]
+        texts = [c.text for _, c in chunks]
+        sentences: dict[str, np.ndarray] = {}
+        if self.sentence_sink is None:
+            vectors = self.embedder.embed(texts)
+        else:
+            spans = [sentences_in_chunk(c.text, c.start, item.sentences) for item, c in chunks]
+            spans = [inside if len(inside) > 1 else [] for inside in spans]
+            vectors, parts = self.embedder.embed_spans(texts, spans)
+            sentences = {c.chunk_id: part for (_, c), inside, part
+                         in zip(chunks, spans, parts, strict=True) if inside}
+        offset = 0
+        for item in pending:
+            item.vectors = vectors[offset : offset + len(item.chunks)]
+            offset += len(item.chunks)
+        return sentences
 
     def _store(self, items: list[_Pending]) -> None:
         if not items:

@@ -12,9 +12,11 @@ query at 100k chunks without losing anything llama-index would add here.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Protocol
+
+import numpy as np
 
 from rag.config import MAX_K, Settings
 from rag.embeddings import Embedder
@@ -83,12 +85,21 @@ def to_passage(hit: StoredChunk, score: float) -> Passage:
     )
 
 
+# Chunk id → one vector per sentence of the chunk, as ingest computed them.
+SentenceSink = Callable[[Mapping[str, np.ndarray]], None]
+
+
 class Retriever(Protocol):
     def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
                  ) -> list[Passage]: ...
 
     def refresh(self) -> None:
         """Catch up with the store after an ingest, delete or reindex."""
+        ...
+
+    def sentence_sink(self) -> SentenceSink | None:
+        """Where ingest hands the sentence vectors it gets from the chunks' own model pass,
+        for the next `refresh`; None when this retriever has no use for them."""
         ...
 
 
@@ -109,6 +120,9 @@ class DenseRetriever:
 
     def refresh(self) -> None:
         """Nothing to catch up: Chroma is the whole index."""
+
+    def sentence_sink(self) -> SentenceSink | None:
+        return None
 
     def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
                  ) -> list[Passage]:

@@ -529,6 +529,16 @@ class Store:
             offset += page
 
 
+def sentences_in_chunk(text: str, start: int, sentences: Iterable[Sequence[int]]
+                       ) -> list[tuple[int, int]]:
+    """The non-blank sentences among `sentences` (document spans) lying inside the chunk
+    `text` that starts at `start`, as spans into `text`."""
+    end = start + len(text)
+    inside = [(int(s) - start, int(e) - start) for s, e in sentences
+              if int(s) >= start and int(e) <= end]
+    return [(s, e) for s, e in inside if text[s:e].strip()]
+
+
 def chunk_metadata(document: Document, chunk: Chunk, *, content_hash: str,
                    sentences: Sequence[tuple[int, int]]) -> dict[str, Any]:
     meta: dict[str, Any] = {

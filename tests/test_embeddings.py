@@ -1,10 +1,18 @@
-"""The embedder's batching and its late-chunked span vectors."""
+"""The embedder's batching, late-chunked span vectors and query cache, and the sentence
+vectors ingest hands to the retriever so that its index refresh runs no model pass."""
 
 from __future__ import annotations
 
-import numpy as np
+import json
+from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pytest
+
+from rag.assistant import Assistant
 from rag.embeddings import MiniLMEmbedder
+from rag.hybrid import HybridRetriever, sentence_spans_in
 
 TEXTS = [
     "The council approved the budget on Tuesday. Critics called it reckless.",
@@ -43,3 +51,56 @@ def test_span_past_the_window_is_embedded_on_its_own(embedder: MiniLMEmbedder) -
     _, (part,) = embedder.embed_spans([text], [[(0, 20), (len(filler), len(text))]])
     assert np.isfinite(part).all()
     assert np.allclose(part[1], embedder.embed([tail])[0], atol=1e-5)
+
+
+def write_articles(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = [{"title": f"Article {n}", "source": "Wire", "published_at": "2024-01-0{n}",
+             "body": f"Report {n} opens here. The mayor of Town{n} resigned on Monday. "
+                     f"Officials in Town{n} said a vote follows in spring."}
+            for n in range(1, 6)]
+    path = folder / "articles.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    return path
+
+
+def test_ingest_hands_sentence_vectors_to_the_index(make_assistant: Any, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    assistant: Assistant = make_assistant()
+    retriever = assistant.retriever
+    assert isinstance(retriever, HybridRetriever)
+    refreshing = False
+    real_refresh = retriever.refresh
+    real_spans = assistant.embedder.embed_spans
+
+    def refresh() -> None:
+        nonlocal refreshing
+        refreshing = True
+        try:
+            real_refresh()
+        finally:
+            refreshing = False
+
+    def spans(texts: Any, wanted: Any) -> Any:
+        assert not refreshing, "the index refresh ran the model"
+        return real_spans(texts, wanted)
+
+    monkeypatch.setattr(retriever, "refresh", refresh)
+    monkeypatch.setattr(assistant.embedder, "embed_spans", spans)
+    report = assistant.ingest(write_articles(tmp_path / "src"))
+    assert report.chunks == 5 and not report.failed
+    index = retriever._ensure_index()
+    assert len(index) == 5 and not retriever._pending
+    # What the index holds is what one pass over the stored chunk gives.
+    chunk = next(iter(assistant.store.all_chunks()))
+    spans_of_chunk = sentence_spans_in(chunk)
+    assert len(spans_of_chunk) == 3
+    _, (expected,) = real_spans([chunk.text], [spans_of_chunk])
+    held = index.sentence_vectors(index.row[chunk.chunk_id]).astype(np.float32)
+    assert np.allclose(held, expected, atol=2e-3)
+
+    # A fresh retriever (another process) computes the same vectors itself.
+    monkeypatch.setattr(assistant.embedder, "embed_spans", real_spans)
+    other = HybridRetriever(assistant.store, assistant.embedder, tmp_path / "other-index")
+    rebuilt = other._ensure_index()
+    assert np.allclose(rebuilt.sentence_vectors(rebuilt.row[chunk.chunk_id]), held, atol=2e-3)
