@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -430,6 +431,7 @@ class HybridRetriever:
         # lock of their own: ingest must not wait for a refresh a question started.
         self._pending: dict[str, np.ndarray] = {}
         self._pending_lock = threading.Lock()
+        self._workers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="rag-retrieval")
 
     def with_config(self, **changes: Any) -> HybridRetriever:
         """Another retriever over the same index (for comparisons): no second build."""
@@ -534,10 +536,15 @@ class HybridRetriever:
             return []
         order = self._select(analysis, candidates, k)
         wanted = order[: k + config.slack]
+        # The documents' committed versions are read beside the chunks, not after them:
+        # the index knows which document each chunk belongs to (two round trips at once).
+        doc_ids = {index.rows.infos[r].doc_id for r in map(index.row.get, wanted)
+                   if r is not None}
+        live = self._workers.submit(self.store.live_hashes, doc_ids)
         chunks = {c.chunk_id: c for c in self.store.get_chunks(wanted)}
         score = dict(zip(candidates.ids, candidates.base.tolist(), strict=True))
         scored = [(chunks[i], float(score[i])) for i in wanted if i in chunks]
-        return live_passages(self.store, scored)[:k]
+        return live_passages(self.store, scored, live.result())[:k]
 
     def _clause_vectors(self, analysis: QueryAnalysis, question_vector: np.ndarray
                         ) -> np.ndarray:

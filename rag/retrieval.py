@@ -134,9 +134,15 @@ class DenseRetriever:
         return live_passages(self.store, [(h, 1.0 - h.distance) for h in hits])[:k]
 
 
-def live_passages(store: Store, scored: Sequence[tuple[StoredChunk, float]]) -> list[Passage]:
-    """Passages whose chunk belongs to the committed version of its document."""
-    live = store.live_hashes(str(h.metadata["doc_id"]) for h, _ in scored)
+def live_passages(store: Store, scored: Sequence[tuple[StoredChunk, float]],
+                  live: Mapping[str, str] | None = None) -> list[Passage]:
+    """Passages whose chunk belongs to the committed version of its document. `live`:
+    the committed content hashes already read for some of the documents."""
+    known = dict(live or {})
+    doc_ids = {str(h.metadata["doc_id"]) for h, _ in scored}
+    if not doc_ids <= known.keys():
+        known.update(store.live_hashes(doc_ids - known.keys()))
+    live = known
     return [to_passage(h, score) for h, score in scored
             if live.get(str(h.metadata["doc_id"])) == h.metadata.get("content_hash")]
 

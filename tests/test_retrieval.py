@@ -25,7 +25,7 @@ from rag.hybrid import (
     tokenize,
 )
 from rag.query_analysis import OutletMatcher, analyse, find_dates, find_entities
-from rag.retrieval import DenseRetriever, build_where, make_retriever
+from rag.retrieval import DenseRetriever, build_where, live_passages, make_retriever
 from rag.schema import Passage
 
 FLIGHTS = ["4417", "2291", "8812", "5530", "7164", "3905"]
@@ -206,6 +206,20 @@ def test_outlet_is_a_boost_not_a_filter(corpus: tuple[Assistant, HybridRetriever
     # Misattributed: the flight report is not from The Verge; it must still be found.
     passages = hybrid.retrieve("What did The Verge report about flight 5530 and the fog?", 3)
     assert rank_of(passages, "Flight 5530") == 1
+
+
+def test_live_check_trusts_hashes_read_beside_it_and_reads_the_rest(
+        corpus: tuple[Assistant, HybridRetriever]) -> None:
+    assistant, _ = corpus
+    hits = assistant.store.query(assistant.embedder.embed_query("the budget vote"), 6)
+    scored = [(hit, 1.0) for hit in hits]
+    doc_ids = [str(hit.metadata["doc_id"]) for hit in hits]
+    assert len(set(doc_ids)) > 1
+    assert len(live_passages(assistant.store, scored)) == len(hits)
+    # A hash read beside the chunks that names another version drops that document's
+    # chunks; the documents it does not cover are still checked against the store.
+    kept = live_passages(assistant.store, scored, {doc_ids[0]: "another version"})
+    assert [p.doc_id for p in kept] == [d for d in doc_ids if d != doc_ids[0]]
 
 
 def test_assistant_answers_with_the_hybrid_retriever(
