@@ -254,7 +254,7 @@ def read_state(home: Path, *, questions: list[str] | None = None) -> State:
     """Everything an ingest left behind in `home`, read through rag's own store."""
     from rag.config import Settings
     from rag.embeddings import MiniLMEmbedder
-    from rag.store import Store
+    from rag.store import Store, stored_chunk
 
     embedder = _embedder()
     store = Store(Settings(home=home), embedder_name=MiniLMEmbedder.name,
@@ -268,9 +268,11 @@ def read_state(home: Path, *, questions: list[str] | None = None) -> State:
     result_pages = store._pages(store.chunks, include=["metadatas", "documents", "embeddings"])
     for ids, metadatas, texts, embeddings in result_pages:
         for chunk_id, meta, text, vector in zip(ids, metadatas, texts, embeddings, strict=True):
-            doc_id, digest = str(meta["doc_id"]), str(meta["content_hash"])
-            start, end = int(meta["start"]), int(meta["end"])
-            text_digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+            chunk = stored_chunk(chunk_id, text, 0.0, meta)
+            assert chunk is not None, f"chunk {chunk_id} has no text"
+            doc_id, digest = str(chunk.metadata["doc_id"]), str(chunk.metadata["content_hash"])
+            start, end = int(chunk.metadata["start"]), int(chunk.metadata["end"])
+            text_digest = hashlib.sha256(chunk.text.encode()).hexdigest()[:16]
             state.chunks[chunk_id] = (doc_id, digest, start, end, text_digest)
             rounded = [round(float(x), 4) + 0.0 for x in vector]
             state.vectors[chunk_id] = hashlib.sha256(repr(rounded).encode()).hexdigest()[:16]

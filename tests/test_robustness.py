@@ -344,6 +344,28 @@ def test_missing_chunks_hidden_by_orphans_are_still_detected(make_assistant: Mak
     assert_consistent(assistant)
 
 
+def test_chunks_stored_the_old_way_still_read(make_assistant: MakeAssistant,
+                                             tmp_path: Path) -> None:
+    """Stores written before chunk texts moved into the metadata (text as the Chroma
+    record's document) read the same."""
+    chaos.build_corpus(tmp_path / "c", 3, seed=12)
+    assistant = make_assistant()
+    assistant.ingest(tmp_path / "c")
+    store = assistant.store
+    before = {c.chunk_id: c for c in store.all_chunks()}
+    got = store.chunks.get(include=["metadatas", "embeddings"])
+    assert all(meta["text"] for meta in got["metadatas"])
+    texts = [meta.pop("text") for meta in got["metadatas"]]
+    store.chunks.delete(ids=got["ids"])
+    store.chunks.add(ids=got["ids"], embeddings=got["embeddings"], documents=texts,
+                     metadatas=got["metadatas"])
+    assert {c.chunk_id: c for c in store.all_chunks()} == before
+    assert {c.chunk_id: c for c in store.get_chunks(list(before))} == before
+    question = next(iter(before.values())).text
+    assert store.query(assistant.embedder.embed_query(question), 1)[0].text == question
+    assert_consistent(assistant)
+
+
 def test_ingestor_reindex_keeps_answering_and_rebuilds(make_assistant: MakeAssistant,
                                                        tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
