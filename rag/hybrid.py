@@ -297,35 +297,35 @@ def vector_kind(embedder: Embedder, sentences: bool) -> str:
 def _make_rows(store: Store, chunks: Sequence[StoredChunk], embedder: Embedder,
                sentences: bool, known: Mapping[str, np.ndarray] | None = None) -> _Rows:
     """Rows for `chunks`. Chunk vectors are read back from Chroma, not recomputed; with
-    `sentences`, chunks of two or more sentences also get one vector per sentence: taken
-    from `known` (what ingest computed with the chunk's own vector), else from one model
-    pass over the chunk (`Embedder.embed_spans`)."""
+    `sentences`, chunks of two or more sentences get one vector per sentence instead,
+    from one model pass over the chunk (`Embedder.embed_spans`). `known`: each chunk's
+    vectors as ingest computed them in its own pass (no model call, no read)."""
     spans = [sentence_spans_in(c) if sentences else [] for c in chunks]
     known = known or {}
-    # Chunks of one sentence reuse the vector ingest stored.
-    single = [c.chunk_id for c, group in zip(chunks, spans, strict=True) if len(group) <= 1]
+    # What ingest handed over is used as it is. Of the rest, chunks of one sentence reuse
+    # the vector ingest stored; the others get a model pass.
+    rest = [n for n, chunk in enumerate(chunks) if chunk.chunk_id not in known]
+    single = [chunks[n].chunk_id for n in rest if len(spans[n]) <= 1]
     try:
         stored = _stored_vectors(store, single)
     except StoreError:
         # Another process's write this client has not loaded yet: load it, try once more.
         store.sync()
         stored = _stored_vectors(store, single)
-    todo = [n for n, group in enumerate(spans)
-            if len(group) > 1 and chunks[n].chunk_id not in known]
+    todo = [n for n in rest if len(spans[n]) > 1]
     computed: dict[str, np.ndarray] = {}
     if todo:
         _, parts = embedder.embed_spans([chunks[n].text for n in todo], [spans[n] for n in todo])
         computed = {chunks[n].chunk_id: part for n, part in zip(todo, parts, strict=True)}
     kept: list[StoredChunk] = []
     blocks: list[np.ndarray] = []
-    for chunk, group in zip(chunks, spans, strict=True):
-        if len(group) > 1:
-            block = known.get(chunk.chunk_id)
-            blocks.append(computed[chunk.chunk_id] if block is None else block)
-        elif chunk.chunk_id in stored:
-            blocks.append(stored[chunk.chunk_id][None, :])
-        else:
-            continue  # deleted since it was listed
+    for chunk in chunks:
+        block = known.get(chunk.chunk_id, computed.get(chunk.chunk_id))
+        if block is None:
+            if chunk.chunk_id not in stored:
+                continue  # deleted since it was listed
+            block = stored[chunk.chunk_id][None, :]
+        blocks.append(block)
         kept.append(chunk)
     return _Rows([c.chunk_id for c in kept], [ChunkInfo.of(c.metadata) for c in kept],
                  [tokenize(c.text) for c in kept],

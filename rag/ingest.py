@@ -207,8 +207,8 @@ class Ingestor:
         batch.clear()
 
     def _embed(self, pending: list[_Pending]) -> dict[str, np.ndarray]:
-        """Set each document's chunk vectors; with a sentence sink, also return one vector
-        per sentence of each chunk of two or more sentences, from the same model pass."""
+        """Set each document's chunk vectors; with a sentence sink, also return each chunk's
+        sentence vectors from the same model pass (its own vector if it has one sentence)."""
         chunks = [(item, c) for item in pending for c in item.chunks]
         texts = [c.text for _, c in chunks]
         sentences: dict[str, np.ndarray] = {}
@@ -218,8 +218,10 @@ class Ingestor:
             spans = [sentences_in_chunk(c.text, c.start, item.sentences) for item, c in chunks]
             spans = [inside if len(inside) > 1 else [] for inside in spans]
             vectors, parts = self.embedder.embed_spans(texts, spans)
-            sentences = {c.chunk_id: part for (_, c), inside, part
-                         in zip(chunks, spans, parts, strict=True) if inside}
+            # A chunk of one sentence is its own sentence vector.
+            sentences = {c.chunk_id: part if inside else vectors[n][None, :]
+                         for n, ((_, c), inside, part)
+                         in enumerate(zip(chunks, spans, parts, strict=True))}
         offset = 0
         for item in pending:
             item.vectors = vectors[offset : offset + len(item.chunks)]
