@@ -117,9 +117,13 @@ def decode(data: bytes) -> str:
     ):
         if data.startswith(bom):
             try:
-                return data[len(bom) :].decode(encoding)
+                text = data[len(bom) :].decode(encoding)
             except UnicodeDecodeError as exc:
                 raise LoaderError(f"invalid {encoding} after its byte-order mark") from exc
+            # Checked after decoding: UTF-16 text is full of NUL bytes, never NUL characters.
+            if "\x00" in text:
+                raise LoaderError("binary file (contains NUL characters)")
+            return text
     if b"\x00" in data:
         raise LoaderError("binary file (contains NUL bytes)")
     try:
