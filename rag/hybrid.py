@@ -402,7 +402,7 @@ class HybridConfig:
     part_outlet_boost: float = 0.05
     # Sentence vectors make the rerank sentence-level; without them it uses chunk vectors.
     sentence_vectors: bool = True
-    # Extra passages fetched beyond k, so dropped orphans still leave k.
+    # How many candidates beyond k may stand in for dropped orphans.
     slack: int = 4
 
 
@@ -534,17 +534,25 @@ class HybridRetriever:
         candidates = self._candidates(index, analysis, question_vector, clause_vectors, where)
         if not candidates.ids:
             return []
-        order = self._select(analysis, candidates, k)
-        wanted = order[: k + config.slack]
-        # The documents' committed versions are read beside the chunks, not after them:
-        # the index knows which document each chunk belongs to (two round trips at once).
-        doc_ids = {index.rows.infos[r].doc_id for r in map(index.row.get, wanted)
-                   if r is not None}
-        live = self._workers.submit(self.store.live_hashes, doc_ids)
-        chunks = {c.chunk_id: c for c in self.store.get_chunks(wanted)}
+        order = self._select(analysis, candidates, k)[: k + config.slack]
         score = dict(zip(candidates.ids, candidates.base.tolist(), strict=True))
-        scored = [(chunks[i], float(score[i])) for i in wanted if i in chunks]
-        return live_passages(self.store, scored, live.result())[:k]
+        passages: list[Passage] = []
+        read = 0
+        # Only as many chunks are read as passages are missing (Chroma's reads cost
+        # ≈0.13 ms per id at 100k chunks): the first k, unless some of them are orphans of
+        # an interrupted write or deleted meanwhile, whose places the next ones take.
+        while len(passages) < k and read < len(order):
+            wanted = order[read : read + k - len(passages)]
+            read += len(wanted)
+            # The documents' committed versions are read beside the chunks, not after
+            # them: the index knows which document each chunk belongs to.
+            doc_ids = {index.rows.infos[r].doc_id for r in map(index.row.get, wanted)
+                       if r is not None}
+            live = self._workers.submit(self.store.live_hashes, doc_ids)
+            chunks = {c.chunk_id: c for c in self.store.get_chunks(wanted)}
+            scored = [(chunks[i], float(score[i])) for i in wanted if i in chunks]
+            passages += live_passages(self.store, scored, live.result())
+        return passages[:k]
 
     def _clause_vectors(self, analysis: QueryAnalysis, question_vector: np.ndarray
                         ) -> np.ndarray:

@@ -279,6 +279,22 @@ def test_index_persists_and_follows_ingest_and_delete(tmp_path: Path, embedder: 
     assert "Polygon" not in retriever.analyse("the Polygon piece").sources
 
 
+def test_orphans_in_the_top_k_are_replaced_by_the_next_candidates(tmp_path: Path,
+                                                                  embedder: Embedder) -> None:
+    assistant = Assistant(home=tmp_path / "home", embedder=embedder)
+    assistant.ingest(write_articles(tmp_path / "src", "a.jsonl", ARTICLES))
+    question = "What did the Federal Reserve decide about interest rates?"
+    before = assistant.retrieve(question, k=6)
+    top = before[0].doc_id
+    # Its document's entry now names another version: its chunks are orphans.
+    document = assistant.document(top)
+    assistant.store.commit_documents([(document, "another-version", "", 1)])
+    after = assistant.retrieve(question, k=3)
+    assert len(after) == 3 and top not in {p.doc_id for p in after}
+    assert [p.chunk_id for p in after] == [p.chunk_id for p in before
+                                           if p.doc_id != top][:3]
+
+
 def test_stale_saved_index_is_rebuilt_on_load(tmp_path: Path, embedder: Embedder) -> None:
     home = tmp_path / "home"
     assistant = Assistant(home=home, embedder=embedder)
