@@ -51,7 +51,8 @@ eval: setup
 		--out evals/runs/latest; status=$$?; rm -rf $$home; exit $$status
 
 bench: setup
-	$(BIN)/rag bench perf --articles $(MULTIHOP)/articles.jsonl --json evals/results/perf.json
+	$(BIN)/rag bench perf --articles $(MULTIHOP)/articles.jsonl --json evals/results/perf.json \
+		--readme README.md
 
 bench-retrieval: setup
 	$(BIN)/rag bench retrieval --articles $(MULTIHOP)/articles.jsonl \

@@ -83,6 +83,8 @@ def _parser() -> argparse.ArgumentParser:
     perf.add_argument("--seed", type=Path, default=PACKAGE_ROOT / "corpus",
                       help="seed corpus ingested with the articles (default: corpus/)")
     perf.add_argument("--json", type=Path, default=None, metavar="OUT")
+    perf.add_argument("--readme", type=Path, default=None, metavar="README",
+                      help="rewrite the performance summary between the perf markers there")
 
     evaluate = commands.add_parser(
         "eval", help="score answers on a gold set; write metrics.json, results.jsonl, report.html")
@@ -144,9 +146,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     if args.command == "bench" and args.bench == "perf":
         from rag.bench_perf import format_table as perf_table
-        from rag.bench_perf import run_perf_bench
+        from rag.bench_perf import run_perf_bench, update_readme
 
-        print(perf_table(run_perf_bench(args.articles, args.seed, args.json)))
+        figures = run_perf_bench(args.articles, args.seed, args.json)
+        if args.readme is not None:
+            update_readme(args.readme, figures)
+        print(perf_table(figures))
         return EXIT_OK
     if args.command == "serve":
         auth = _parse_auth(args.auth or os.environ.get("RAG_UI_AUTH"))

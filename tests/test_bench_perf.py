@@ -8,7 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from rag.bench_perf import TARGETS, copy_text, format_table, run_perf_bench
+from rag.bench_perf import (
+    README_BEGIN,
+    README_END,
+    TARGETS,
+    copy_text,
+    format_table,
+    run_perf_bench,
+    update_readme,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "corpus"
@@ -103,3 +111,20 @@ def test_copies_differ_in_every_chunk_yet_keep_offsets() -> None:
         assert variant.lower() == text.lower()
     first_chunks = {copy_text(text, spans, g)[0:50] for g in range(1, 40)}
     assert len(first_chunks) == 39
+
+
+def test_readme_section_is_rewritten_between_its_markers_only(tmp_path: Path) -> None:
+    figures = json.loads((REPO / "evals" / "results" / "perf.json").read_text())
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n{README_BEGIN}\nstale figures\n{README_END}\nafter\n")
+    update_readme(readme, figures)
+    once = readme.read_text()
+    assert "stale figures" not in once and once.startswith("# Title\n\nbefore\n")
+    assert once.endswith(f"{README_END}\nafter\n")
+    for target in figures["targets"].values():
+        assert f"| {target['value']} |" in once
+    update_readme(readme, figures)
+    assert readme.read_text() == once
+    readme.write_text("no markers here\n")
+    with pytest.raises(ValueError, match="perf:begin"):
+        update_readme(readme, figures)
