@@ -104,6 +104,11 @@ EVENT_CLASSES: dict[str, EventClass] = {
     "leadership": _event("lead leads leader leaders leadership heads",
                          also_reported=f"led head headed chief chairman chairs {_COMMAND}"),
     "base": _event("headquartered headquarters hq", also_reported="based base"),
+    "start": _event("begin began begun start started launch launched commence commenced",
+                    also_reported="beginning starts launching"),
+    "end": _event("end ended ending lifted finish finished conclude concluded",
+                  also_reported="ends over ceased halted"),
+    "signing": _event("sign signed signing", also_reported="signatory signatories inked"),
     "sanction": _event("sanction sanctions sanctioned embargo embargoes penalty penalties "
                        "penalised penalized"),
     "vote": _event("vote votes voted voting ballot elected election elections referendum"),
@@ -148,6 +153,7 @@ _NOT_NAMES = frozenset(
     "according citing commenting official".split()) | frozenset(_MONTHS) | frozenset(
     "monday tuesday wednesday thursday friday saturday sunday".split())
 _COUNTED_GENERIC = frozenset("people persons individuals times".split())
+_IRREGULAR_PLURALS = frozenset("men women children police personnel staff".split())
 _FUTURE_QUESTION = re.compile(
     r"\b(?:will|shall|going to|(?:expected|scheduled|due|set|planned|slated) to|plans? to|"
     r"intends? to)\b", re.IGNORECASE)
@@ -231,7 +237,8 @@ def read_question(question: str) -> Slot:
     # A follow-up rewritten offline carries the previous question in parentheses; what is
     # asked for is the follow-up's own.
     text = question.split(" (", 1)[0].strip()
-    text = re.sub(r"^(?:and|but|so|also)\s+", "", text, flags=re.IGNORECASE)
+    text = re.sub(r"^(?:and|but|so|also|roughly|approximately|about|exactly|precisely|just)\s+",
+                  "", text, flags=re.IGNORECASE)
     low = _normal(text)
     words = [w.lower() for w in _TOKEN.findall(text)]
     # "Besides Moscow and Baku, which capital…", "According to X, how far…": the question
@@ -241,8 +248,11 @@ def read_question(question: str) -> Slot:
                        r"who|whom|whose|when|where|why|how)\b)", low)
     kind, precision, counted, category, role = _kind(low[lead_in.end():] if lead_in else low,
                                                      words)
+    # "where does the corridor lead to" asks for a place, not a leader.
+    asking = [w for i, w in enumerate(words)
+              if not (w in {"lead", "leads"} and words[i + 1:i + 2] == ["to"])]
     events = frozenset(name for name, event in EVENT_CLASSES.items()
-                       if any(w in event.asked_by for w in words))
+                       if any(w in event.asked_by for w in asking))
     future = bool(_FUTURE_QUESTION.search(low)) and kind in {"date", "place"}
     return Slot(kind=kind, precision=precision, counted=counted, category=category,
                 role=role, future=future, events=events, named=_named(text), question=low,
@@ -264,19 +274,17 @@ def _named(text: str) -> tuple[str, ...]:
 def _kind(low: str, words: list[str]) -> tuple[str, str, str, str, tuple[str, ...]]:
     """(kind, date precision, counted noun, category head, role words)."""
     if (low.startswith("why") or " why " in low or "for what reason" in low
-            or re.match(r"what (?:was|is|were|are) the (?:purpose|reason|cause|motive)", low)
+            or re.match(r"what (?:was|is|were|are) the (?:purpose|reason|cause|motive|point|aim|"
+                        r"goal|objective)", low)
             or re.match(r"what (?:triggered|caused|prompted|led to|drove|sparked)", low)):
         return "why", "", "", "", ()
     if re.match(r"how much\b", low):
         if EVENT_CLASSES["money"].asked_by & set(words):
             return "money", "", "", "", ()
         return "quantity", "", "", "", ()
-    counted_match = re.match(r"(?:how many|what number of)\s+((?:[\w\-']+\s+){0,3}?[\w\-']+?)"
-                             r"(?=\s+(?:" + "|".join(_AUXILIARIES) + r"|\w+ed|remain|still|"
-                             r"live|died|left|fled)\b|\s*\?|$)", low)
-    if counted_match or re.match(r"how many\b", low):
-        counted = counted_match.group(1).split()[-1] if counted_match else ""
-        return "count", "", counted, "", ()
+    counted_match = re.match(r"(?:how many|what number of)\s+(.*)", low)
+    if counted_match:
+        return "count", "", _counted_noun(counted_match.group(1)), "", ()
     if re.match(r"what (?:is|was) .+?['’]s (?:job|title|position|role|post)\b", low):
         return "title", "", "", "", ()
     if re.match(r"how long ago\b", low):
@@ -316,6 +324,19 @@ def _kind(low: str, words: list[str]) -> tuple[str, str, str, str, tuple[str, ..
     return "what", "", "", "", ()
 
 
+def _counted_noun(rest: str) -> str:
+    """The thing counted in "how many <rest>": the first plural among the next words
+    ("how many surrounding districts did…", "how many Azerbaijani troops took…"), before
+    any verb; "" when none is found (then any count will do)."""
+    for word in re.findall(r"[\w\-'’]+", rest)[:4]:
+        if word in _AUXILIARIES or word in IRREGULAR_PAST or word.endswith("ed"):
+            break
+        if word in _COUNTED_GENERIC or word in _IRREGULAR_PLURALS or (
+                len(word) > 3 and word.endswith("s") and not word.endswith("ss")):
+            return word
+    return ""
+
+
 def _which_phrase(low: str) -> list[str]:
     """The noun phrase of "which/what X …" up to its head, when the head names a role or a
     kind of thing ("which Western powers", "which Armenian head of government"); [] when
@@ -349,14 +370,19 @@ def _role_after_be(low: str) -> tuple[str, ...]:
     return _role_words(phrase)
 
 
+# Words of a role phrase that say how many or which, not what: "which two capitals".
+_NOT_MODIFIERS = frozenset("the a an of other another both two three four several some main "
+                           "key top".split())
+
+
 def _role_words(phrase: list[str]) -> tuple[str, ...]:
     text = " ".join(phrase).rstrip("?")
     for role in ROLE_EQUIVALENTS:
         if text.endswith(role):
-            modifiers = [w for w in text[: -len(role)].split() if w not in {"the", "a", "an"}]
+            modifiers = [w for w in text[: -len(role)].split() if w not in _NOT_MODIFIERS]
             return (*(w.replace("'s", "").replace("’s", "") for w in modifiers), role)
     words = [w.replace("'s", "").replace("’s", "") for w in text.split()
-             if w not in {"the", "a", "an", "of"}]
+             if w not in _NOT_MODIFIERS]
     return tuple(w for w in words if w)
 
 

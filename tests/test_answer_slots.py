@@ -6,6 +6,7 @@ import pytest
 
 from rag import Assistant
 from rag.answer_slots import gaps, read_question
+from rag.extractive import key_entities
 
 
 @pytest.mark.parametrize(("question", "kind", "precision"), [
@@ -123,3 +124,29 @@ def test_a_refusal_says_why(seed_assistant: Assistant) -> None:
     answered = seed_assistant.ask("How many Armenians left Nagorno-Karabakh?")
     assert not answered.refused and answered.reason is None
     assert "100,000" in answered.citations[0].quote
+
+
+def test_the_counted_thing_is_found_before_any_verb() -> None:
+    assert read_question("How many Azerbaijani troops took part in the raid?").counted == "troops"
+    assert read_question("How many surrounding districts did Baku regain?").counted == "districts"
+    assert read_question("How many were there?").counted == ""
+
+
+def test_words_that_look_like_events_but_are_not() -> None:
+    assert read_question("Where does the Lachin Corridor lead to?").events == frozenset()
+    assert read_question("Who leads the delegation?").events == {"leadership"}
+    ended = read_question("When did the blockade end?")
+    assert gaps(ended, "The blockade began in December 2022.")
+    assert gaps(ended, "The blockade was lifted in September 2023.") == []
+
+
+def test_how_many_or_which_is_not_part_of_the_role() -> None:
+    slot = read_question("Which two capitals confirmed the pullout?")
+    assert slot.kind == "name" and slot.role == ("capitals",)
+    assert gaps(slot, "Moscow and Baku confirmed the pullout on April 17.") == []
+
+
+def test_a_leading_adverb_does_not_hide_the_question() -> None:
+    assert read_question("Roughly how big was the population?").kind == "quantity"
+    assert key_entities("Roughly how big was Karabakh's population?") == [("karabakh",
+                                                                           "Karabakh's")]
