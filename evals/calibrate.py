@@ -7,8 +7,8 @@ development sets at each candidate threshold and margin, and prints the share of
 answerable questions answered correctly (with a citation on the evidence), the share of
 unanswerable ones refused, and their mean (balanced accuracy). `REFUSAL_THRESHOLD` and
 `RELEVANCE_MARGIN` in `rag/extractive.py` are the best pair, ties going to the middle of
-the best plateau. The development sets are the seed set, the held-out set and the first
-sealed set (each became development data once measured); `evals/gold/seed_sealed2.jsonl`
+the best plateau. The development sets are the seed set, the held-out set and the first two
+sealed sets (each became development data once measured); `evals/gold/seed_sealed3.jsonl`
 is kept out of this on purpose: it measures what the calibrated answerer does on
 questions nobody tuned it to.
 """
@@ -25,6 +25,7 @@ from rag.gold import GoldCase, judge, load_gold
 REPO = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SETS = [REPO / "evals" / "gold" / "seed.jsonl",
                     REPO / "evals" / "gold" / "seed_sealed.jsonl",
+                    REPO / "evals" / "gold" / "seed_sealed2.jsonl",
                     REPO / "evals" / "gold" / "seed_holdout.jsonl"]
 THRESHOLDS = [step / 100 for step in range(24, 49, 3)]
 MARGINS = [0.05, 0.10, 0.15, 0.20, 0.30, 1.0]

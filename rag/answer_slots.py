@@ -101,13 +101,16 @@ EVENT_CLASSES: dict[str, EventClass] = {
                     also_reported="dollars dollar euros euro rubles roubles pounds yuan yen",
                     not_reported="pay fund worth"),
     "command": _event(_COMMAND),
-    "leadership": _event("lead leads leader leaders leadership heads",
-                         also_reported=f"led head headed chief chairman chairs {_COMMAND}"),
+    # Not "lead": "the EU's lead spokesperson" names a rank, not who leads.
+    "leadership": _event("leads leader leaders leadership heads",
+                         also_reported=f"lead led head headed chief chairman chairs {_COMMAND}"),
     "base": _event("headquartered headquarters hq", also_reported="based base"),
     "start": _event("begin began begun start started launch launched commence commenced",
                     also_reported="beginning starts launching"),
     "end": _event("end ended ending lifted finish finished conclude concluded",
                   also_reported="ends over ceased halted"),
+    "return": _event("return returned returning returns returnee returnees",
+                     also_reported="back"),
     "signing": _event("sign signed signing", also_reported="signatory signatories inked"),
     "sanction": _event("sanction sanctions sanctioned embargo embargoes penalty penalties "
                        "penalised penalized"),
@@ -129,7 +132,9 @@ TITLE_HEADS = frozenset(
     "president commander ambassador secretary chief head leader leaders director governor "
     "mayor general envoy official officials premier chancellor king queen judge prosecutor "
     "negotiator mediator representative deputy agency agencies ministry ministries department "
-    "court parliament army government outlet newspaper channel broadcaster".split())
+    "court parliament army government outlet newspaper channel broadcaster journalist "
+    "journalists reporter reporters correspondent editor analyst analysts officer officers "
+    "commander commanders".split())
 # Kinds of thing a sentence names without the kind's word: "which country" is answered
 # by "Turkey", which no sentence calls a country.
 CATEGORY_HEADS = frozenset(
@@ -143,7 +148,7 @@ _BODY_NOUNS = frozenset(
     "leader leaders official officials government governments ministry ministries agency "
     "agencies department council parliament court army military media authorities "
     "president minister ministers spokesperson spokesman aide envoy commander police "
-    "prosecutors company".split())
+    "prosecutors company peacekeepers troops forces soldiers".split())
 # Capitalised words that are not names.
 _NOT_NAMES = frozenset(
     "the a an and or but in on at of for to by with from as it its this that these those "
@@ -276,6 +281,7 @@ def _kind(low: str, words: list[str]) -> tuple[str, str, str, str, tuple[str, ..
     if (low.startswith("why") or " why " in low or "for what reason" in low
             or re.match(r"what (?:was|is|were|are) the (?:purpose|reason|cause|motive|point|aim|"
                         r"goal|objective)", low)
+            or re.match(r"what (?:reason|reasons|motive|justification)\b", low)
             or re.match(r"what (?:triggered|caused|prompted|led to|drove|sparked)", low)):
         return "why", "", "", "", ()
     if re.match(r"how much\b", low):
@@ -284,7 +290,10 @@ def _kind(low: str, words: list[str]) -> tuple[str, str, str, str, tuple[str, ..
         return "quantity", "", "", "", ()
     counted_match = re.match(r"(?:how many|what number of)\s+(.*)", low)
     if counted_match:
-        return "count", "", _counted_noun(counted_match.group(1)), "", ()
+        counted = _counted_noun(counted_match.group(1))
+        if _TIME_UNIT.fullmatch(counted):
+            return "duration", "", "", "", ()  # "how many months…"
+        return "count", "", counted, "", ()
     if re.match(r"what (?:is|was) .+?['’]s (?:job|title|position|role|post)\b", low):
         return "title", "", "", "", ()
     if re.match(r"how long ago\b", low):
@@ -302,8 +311,9 @@ def _kind(low: str, words: list[str]) -> tuple[str, str, str, str, tuple[str, ..
         if "exact" in low and not precision:
             precision = "day"
         return "date", precision, "", "", ()
-    if low.startswith("where") or re.search(r"\b(?:in|to|from|at)\s+(?:which|what)\s+(?:city|"
-                                            r"country|town|region|place|village|capital)", low):
+    if low.startswith("where") or re.search(r"\b(?:in|to|from|at|near)\s+(?:which|what)\s+"
+                                            r"(?:[\w-]+\s+){0,2}(?:city|country|town|region|"
+                                            r"place|village|capital|base|port|province)\b", low):
         return "place", "", "", "", ()
     if low.startswith(("who", "whom", "whose")):
         return "person", "", "", "", _role_after_be(low)
@@ -312,13 +322,16 @@ def _kind(low: str, words: list[str]) -> tuple[str, str, str, str, tuple[str, ..
         return "name", "", "", phrase[-1], _role_words(phrase)
     if phrase and (phrase[-1] in TITLE_HEADS or " ".join(phrase[-3:]) in ROLE_EQUIVALENTS):
         return "person", "", "", phrase[-1], _role_words(phrase)
-    name_of = re.match(r"what (?:is|was|are|were) the names? of\s+(.+?)(?:\s+(?:that|which|"
-                       r"who|where|whose)\b.*)?\??$", low)
+    name_of = re.match(r"what (?:is|was|are|were) the (?:(?:official|full|exact) )?names? of\s+"
+                       r"(.+?)(?:\s+(?:that|which|who|where|whose|under|in|at|by)\b.*)?\??$",
+                       low)
     if name_of:
         phrase = name_of.group(1).rstrip("?").split()
         if phrase and phrase[-1] in ROLE_HEADS:
             return "person", "", "", "", _role_words(phrase)
-        return "name", "", "", "", ()
+        # The name of a thing sits next to its kind: "the road known as the Lachin
+        # Corridor", not anywhere in the sentence.
+        return "name", "", "", phrase[-1] if phrase else "", ()
     if words and words[0] in _AUXILIARIES:
         return "yesno", "", "", "", ()
     return "what", "", "", "", ()
@@ -328,9 +341,11 @@ def _counted_noun(rest: str) -> str:
     """The thing counted in "how many <rest>": the first plural among the next words
     ("how many surrounding districts did…", "how many Azerbaijani troops took…"), before
     any verb; "" when none is found (then any count will do)."""
-    for word in re.findall(r"[\w\-'’]+", rest)[:4]:
+    for word in re.findall(r"[\w\-'’,.]+", rest)[:6]:
         if word in _AUXILIARIES or word in IRREGULAR_PAST or word.endswith("ed"):
             break
+        if word[:1].isdigit():
+            continue  # "how many of the roughly 2,000 peacekeepers"
         if word in _COUNTED_GENERIC or word in _IRREGULAR_PLURALS or (
                 len(word) > 3 and word.endswith("s") and not word.endswith("ss")):
             return word
@@ -557,7 +572,15 @@ def _bare_category(slot: Slot, sentence: str) -> bool:
     if not positions:
         return False
     for position in positions:
-        window = tokens[max(0, position - 6):position] + tokens[position + 1:position + 5]
+        # Before it as in "Turan news agency" or "Hikmet Hajiyev, … aide"; right after it as
+        # in "Western powers, France and Germany" ("agreement also including Yerevan" names
+        # a party, not the agreement).
+        after = tokens[position + 1:position + 3]
+        if [t.lower() for t in after] in (["known", "as"], ["called", "the"]) or (
+                after[:1] and after[0].lower() in {"called", "named", "dubbed"}):
+            after = tokens[position + 1:position + 6]  # "the road known as the Lachin Corridor"
+        # A sentence's first word is capitalised whatever it is.
+        window = tokens[max(1, position - 6):position] + after
         if any(t[:1].isupper() and t.lower() not in _NOT_NAMES and not _given(slot, t)
                for t in window):
             return False

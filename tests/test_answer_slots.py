@@ -150,3 +150,23 @@ def test_a_leading_adverb_does_not_hide_the_question() -> None:
     assert read_question("Roughly how big was the population?").kind == "quantity"
     assert key_entities("Roughly how big was Karabakh's population?") == [("karabakh",
                                                                            "Karabakh's")]
+
+
+def test_more_question_shapes() -> None:
+    assert read_question("What did the EU's lead spokesperson say?").events == frozenset()
+    assert read_question("How many refugees have returned home?").events == {"return"}
+    assert read_question("How many months did the siege last?").kind == "duration"
+    assert read_question("How many of the roughly 2,000 troops were wounded?").counted == "troops"
+    assert read_question("From which military base did the troops deploy?").kind == "place"
+    assert read_question("What reason did Baku give for the offensive?").kind == "why"
+    journalist = read_question("Which Turan news agency journalist interviewed Stano?")
+    assert journalist.role[-1] == "journalist"
+    assert gaps(journalist, "Stano spoke to Azerbaijan’s Turan news agency on Thursday.")
+
+
+def test_the_instance_sits_next_to_its_category() -> None:
+    name = read_question("What is the official name of the ceasefire agreement?")
+    assert (name.kind, name.category) == ("name", "agreement")
+    assert gaps(name, "Troops came under a ceasefire agreement also including Yerevan.")
+    road = read_question("What is the name of the road that links Karabakh to Armenia?")
+    assert gaps(road, "Azerbaijan took the road known as the Lachin Corridor in 2022.") == []
