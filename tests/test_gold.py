@@ -13,7 +13,8 @@ from rag.gold import judge, load_gold
 from tests.conftest import REPO
 
 
-@pytest.mark.parametrize("name", ["seed", "seed_holdout", "seed_sealed", "seed_sealed2"])
+@pytest.mark.parametrize("name", ["seed", "seed_holdout", "seed_sealed", "seed_sealed2",
+                                  "seed_sealed3"])
 def test_gold_set_meets_thresholds(seed_assistant: Assistant, name: str) -> None:
     cases = load_gold(REPO / "evals" / "gold" / f"{name}.jsonl")
     limits = tomllib.loads((REPO / "evals" / "thresholds.toml").read_text())[name]
