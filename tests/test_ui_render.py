@@ -311,7 +311,7 @@ def test_parse_day_blank_is_none() -> None:
         ("../../etc/passwd.md", "passwd.md"),
         ("a b<c>.json", "a b_c_.json"),
         ("..", "upload"),
-        ("/tmp/x/.hidden.txt", "hidden.txt"),
+        ("/a/b/.hidden.txt", "hidden.txt"),  # an absolute path from the client
     ],
 )
 def test_upload_name_stays_inside_the_uploads_folder(original: str, expected: str) -> None:
