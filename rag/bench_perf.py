@@ -46,7 +46,7 @@ import numpy as np
 
 from rag.chunking import chunk_id, content_hash, sentence_spans
 from rag.config import PACKAGE_ROOT, Settings, display_path
-from rag.embeddings import MiniLMEmbedder, bundled_model_files
+from rag.embeddings import EmbedderProxy, MiniLMEmbedder, bundled_model_files
 from rag.loaders import iter_files, load_file
 from rag.schema import Chunk, Document
 from rag.store import Store, chunk_metadata
@@ -131,16 +131,14 @@ class _Clock:
         return sum(v for k, v in self.seconds.items() if k.startswith(prefix))
 
 
-class _RecordingEmbedder:
+class _RecordingEmbedder(EmbedderProxy):
     """The product embedder, timed, remembering the chunk texts ingest embedded (so the
     raw model is timed on exactly those; sentences embedded for the retrieval index
     afterwards are not chunks)."""
 
     def __init__(self, inner: MiniLMEmbedder, clock: _Clock) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.clock = clock
-        self.name = inner.name
-        self.dimension = inner.dimension
         self.embedded: list[str] = []
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -155,15 +153,6 @@ class _RecordingEmbedder:
             self.embedded.extend(texts)
         with self.clock.step("embed"):
             return self.inner.embed_spans(texts, spans)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.inner.embed_query(text)
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self.inner.count_tokens(texts)
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        return self.inner.token_spans(text)
 
 
 class _TimedCollection:
@@ -610,7 +599,7 @@ class CopyBuilder:
 # -- queries ------------------------------------------------------------------------
 
 
-class _FreshQueries:
+class _FreshQueries(EmbedderProxy):
     """The model with a query cache of its own, one question deep. The sizes share one
     model (one onnxruntime session: several would each keep worker threads spinning on
     the two cores and slow the others down), and the model's own cache would let every
@@ -618,28 +607,13 @@ class _FreshQueries:
     question the answerer's second lookup still hits, as it does in the product."""
 
     def __init__(self, inner: MiniLMEmbedder) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.dimension = inner.dimension
+        super().__init__(inner)
         self._last: tuple[str, np.ndarray] | None = None
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return self.inner.embed(texts)
-
-    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
-                    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        return self.inner.embed_spans(texts, spans)
 
     def embed_query(self, text: str) -> np.ndarray:
         if self._last is None or self._last[0] != text:
             self._last = (text, self.inner.embed([text])[0])
         return self._last[1]
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self.inner.count_tokens(texts)
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        return self.inner.token_spans(text)
 
 
 class _QueryProbe:

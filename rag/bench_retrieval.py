@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from rag.config import Settings, display_path
-from rag.embeddings import Embedder
+from rag.embeddings import Embedder, EmbedderProxy
 from rag.extractive import ExtractiveAnswerer
 from rag.hybrid import HybridRetriever
 from rag.loaders import INVISIBLE_CHARS
@@ -37,30 +37,12 @@ BASELINE = "dense"
 _SPACE = re.compile(r"\s+")
 
 
-class _Uncached:
+class _Uncached(EmbedderProxy):
     """The embedder without its query cache: both systems embed the same questions, and
     the second must not be timed on the first one's cache hits."""
 
-    def __init__(self, inner: Embedder) -> None:
-        self._inner = inner
-        self.name = inner.name
-        self.dimension = inner.dimension
-
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        return self._inner.embed(texts)
-
-    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
-                    ) -> tuple[np.ndarray, list[np.ndarray]]:
-        return self._inner.embed_spans(texts, spans)
-
     def embed_query(self, text: str) -> np.ndarray:
-        return self._inner.embed([text])[0]
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        return self._inner.count_tokens(texts)
-
-    def token_spans(self, text: str) -> list[tuple[int, int]]:
-        return self._inner.token_spans(text)
+        return self.inner.embed([text])[0]
 
 
 def normalise(text: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rag.assistant import Assistant
-from rag.embeddings import MiniLMEmbedder
+from rag.embeddings import EmbedderProxy, MiniLMEmbedder
 from rag.hybrid import HybridRetriever, sentence_spans_in
 
 TEXTS = [
@@ -104,3 +104,15 @@ def test_ingest_hands_sentence_vectors_to_the_index(make_assistant: Any, tmp_pat
     other = HybridRetriever(assistant.store, assistant.embedder, tmp_path / "other-index")
     rebuilt = other._ensure_index()
     assert np.allclose(rebuilt.sentence_vectors(rebuilt.row[chunk.chunk_id]), held, atol=2e-3)
+
+
+def test_a_proxy_forwards_the_whole_interface(embedder: MiniLMEmbedder) -> None:
+    proxy = EmbedderProxy(embedder)
+    text = "Peacekeepers left Karabakh."
+    assert (proxy.name, proxy.dimension) == (embedder.name, embedder.dimension)
+    assert np.allclose(proxy.embed([text]), embedder.embed([text]))
+    assert np.allclose(proxy.embed_query(text), embedder.embed_query(text))
+    vectors, parts = proxy.embed_spans([text], [[(0, 12)]])
+    assert np.allclose(vectors, embedder.embed([text])) and parts[0].shape == (1, 384)
+    assert proxy.count_tokens([text]) == embedder.count_tokens([text])
+    assert proxy.token_spans(text) == embedder.token_spans(text)
