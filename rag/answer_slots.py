@@ -150,12 +150,17 @@ _BODY_NOUNS = frozenset(
     "president minister ministers spokesperson spokesman aide envoy commander police "
     "prosecutors company peacekeepers troops forces soldiers".split())
 # Capitalised words that are not names.
-_NOT_NAMES = frozenset(
+# Words capitalised only because a sentence or question starts with them: never a name.
+NOT_NAMES = frozenset(
     "the a an and or but in on at of for to by with from as it its this that these those "
     "he she they we i you his her their our what which who whom whose when where why how "
     "is are was were did does do has have had can could will would should beyond after "
     "before during since until while if though although however meanwhile also frankly "
-    "according citing commenting official".split()) | frozenset(_MONTHS) | frozenset(
+    "according citing commenting official between tell explain describe name list besides "
+    "apart aside other except given despite following amid under".split())
+# In a sentence a month or a weekday is a date, not a name; in a question it is a key the
+# passages must mention.
+_NOT_NAMES = NOT_NAMES | frozenset(_MONTHS) | frozenset(
     "monday tuesday wednesday thursday friday saturday sunday".split())
 _COUNTED_GENERIC = frozenset("people persons individuals times".split())
 _IRREGULAR_PLURALS = frozenset("men women children police personnel staff".split())

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rag.answer_slots import ALIASES, gaps, read_question, stem
+from rag.answer_slots import ALIASES, NOT_NAMES, gaps, read_question, stem
 from rag.embeddings import Embedder
 from rag.prompts import REFUSAL
 from rag.schema import Citation, Passage
@@ -49,15 +49,6 @@ STOPWORDS = frozenset(
     """.split()
 )
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
-# Capitalised words that start questions or name the generic, not a specific entity.
-GENERIC_CAPS = frozenset({"What", "Which", "Who", "Whom", "Whose", "When", "Where", "Why",
-                          "How", "Did", "Does", "Do", "Is", "Are", "Was", "Were", "Has",
-                          "Have", "Had", "Can", "Could", "Will", "Would", "Should", "In",
-                          "On", "The", "A", "An", "According", "Between", "After", "Before",
-                          "I", "Tell", "Explain", "Describe", "Name", "List", "Besides",
-                          "Apart", "Aside", "Other", "Except", "Given", "During", "Since",
-                          "Despite", "Following", "Amid", "As", "For", "From", "With", "By",
-                          "At", "To", "Under", "Beyond"})
 _ALIASES_BY_STEM = {stem(name): aliases for name, aliases in ALIASES.items()}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d[\d,.]*")
 _WHY = re.compile(
@@ -79,7 +70,7 @@ def key_entities(question: str) -> list[tuple[str, str]]:
     if words and (words[0].lower() in STOPWORDS or words[0].lower().endswith("ly")):
         words = words[1:]
     keys = [w.rstrip(".,") for w in words
-            if (w[0].isupper() and w not in GENERIC_CAPS) or w[0].isdigit()]
+            if (w[0].isupper() and w.lower() not in NOT_NAMES) or w[0].isdigit()]
     return [(stem(w), w) for w in keys]
 
 
