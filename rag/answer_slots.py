@@ -422,11 +422,7 @@ def gaps(slot: Slot, sentence: str, context: str = "") -> list[str]:
         if not EVENT_CLASSES[event].reported_by & words and not (
                 event == "money" and _MONEY.search(sentence)):
             missing.append(f"says nothing of {event}")
-    around = _stems(context) if context else stems
-    if slot.named and not any(
-            _contains(around, name) or any(_contains(around, alias)
-                                           for alias in ALIASES.get(name.lower(), ()))
-            for name in slot.named):
+    if slot.named and not _mentions_any(_stems(context) if context else stems, slot.named):
         missing.append(f"does not mention {' '.join(slot.named)}")
     if slot.role and not _has_role(slot.role, stems, lowered):
         *modifiers, head = slot.role
@@ -437,6 +433,12 @@ def gaps(slot: Slot, sentence: str, context: str = "") -> list[str]:
     if filler is not None and not filler:
         missing.append(f"holds no new {slot.precision or ''} {slot.kind}".replace("  ", " "))
     return missing
+
+
+def _mentions_any(stems: list[str], names: tuple[str, ...]) -> bool:
+    return any(_contains(stems, name) or any(_contains(stems, alias)
+                                             for alias in ALIASES.get(name.lower(), ()))
+               for name in names)
 
 
 def _fillers(slot: Slot, sentence: str) -> list[str] | None:
