@@ -18,6 +18,7 @@ bumps a token file next to it so that long-lived readers in other processes relo
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import threading
@@ -75,6 +76,7 @@ def published_ts(value: str) -> int | None:
 
 
 GENERATION_FILE = "index.generation"
+OPEN_LOCK_FILE = "store.open.lock"
 # A chunk's text is kept in its metadata under this key, not as the Chroma record's
 # document: writing it as a document costs almost twice as much (0.16 s against 0.09 s
 # for the perf bench's 338 chunks), for a full-text index nothing here uses. Stores
@@ -150,6 +152,21 @@ def make_client(settings: Settings) -> Any:
     return chromadb.PersistentClient(path=str(settings.home / "chroma"), settings=chroma_settings)
 
 
+@contextlib.contextmanager
+def _opening(settings: Settings) -> Iterator[None]:
+    """Hold the data directory's open lock: two processes creating a new on-disk store at
+    once race on creating its SQLite tables, and the loser fails with "table collections
+    already exists". Opening takes well under a second, so waiting is cheap; a Chroma
+    server serialises this itself."""
+    if settings.chroma_url:
+        yield
+        return
+    settings.home.mkdir(parents=True, exist_ok=True)
+    with (settings.home / OPEN_LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file closes, or its holder dies
+        yield
+
+
 class Store:
     def __init__(self, settings: Settings, *, embedder_name: str, dimension: int) -> None:
         self.settings = settings
@@ -160,16 +177,8 @@ class Store:
         # Only an on-disk store needs this: a Chroma server is one index for everybody.
         self._generation_file = None if settings.chroma_url else settings.home / GENERATION_FILE
         self._generation = self._read_generation()
-        # Two processes opening a new on-disk store at once can race on creating its
-        # SQLite tables; the loser's error is transient, so try again briefly.
-        for attempt in range(3):
-            try:
-                self._open()
-                break
-            except StoreError:
-                if attempt == 2 or settings.chroma_url:
-                    raise
-                time.sleep(0.5 * (attempt + 1))
+        with _opening(settings):
+            self._open()
 
     def _open(self) -> None:
         client = make_client(self.settings)
