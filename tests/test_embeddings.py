@@ -44,6 +44,20 @@ def test_batches_of_any_size_give_the_same_vectors(embedder: MiniLMEmbedder) -> 
     assert embedder.embed([]).shape == (0, embedder.dimension)
 
 
+def test_a_bulk_call_on_per_core_sessions_gives_every_row_its_own_vector() -> None:
+    texts = [f"Dispatch {n}: " + "the ceasefire held overnight " * (n % 9) for n in range(40)]
+    spans = [[(0, len(f"Dispatch {n}:"))] if n % 2 else [] for n in range(40)]
+    one_core = MiniLMEmbedder(batch_size=2, threads=1)
+    bulk = MiniLMEmbedder(batch_size=2, threads=2)
+    vectors, parts = bulk.embed_spans(texts, spans)
+    assert bulk._bulk is not None and len(bulk._bulk) == 2  # 20 batches: the bulk path ran
+    expected, expected_parts = one_core.embed_spans(texts, spans)
+    assert np.allclose(vectors, expected, atol=1e-5)
+    for part, wanted in zip(parts, expected_parts, strict=True):
+        assert part.shape == wanted.shape and np.allclose(part, wanted, atol=1e-5)
+    assert np.allclose(bulk.embed(texts), expected, atol=1e-5)
+
+
 def test_span_past_the_window_is_embedded_on_its_own(embedder: MiniLMEmbedder) -> None:
     filler = "word " * 300
     tail = "The treaty was signed in Geneva."
