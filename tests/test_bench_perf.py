@@ -67,6 +67,7 @@ def test_bench_runs_and_reports_every_figure(articles: Path, tmp_path: Path) -> 
     assert ingest["naive"]["network"].endswith("(0 attempts)")
     assert ingest["raw_model"]["texts"] == ingest["ours"]["chunks"]
     assert len(ingest["raw_model"]["share_per_run"]) == 1
+    assert len(ingest["naive"]["runs"]) == len(ingest["naive"]["docs_ratio_per_run"]) == 1
     for key in ("ours_vs_naive_docs_per_s", "ours_vs_naive_chunks_per_s",
                 "ours_share_of_raw_model"):
         assert ingest[key] > 0
