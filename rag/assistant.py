@@ -46,13 +46,21 @@ class Assistant:
 
     # -- corpus ---------------------------------------------------------------
 
-    def ingest(self, path: str | Path, progress: Progress | None = None) -> IngestReport:
+    def ingest(self, path: str | Path, progress: Progress | None = None, *,
+               refresh: bool = True) -> IngestReport:
+        """Index a file or a folder. With `refresh=False` the retrieval index catches up
+        later, at `refresh_index()` or the next question: several ingests in a row (a
+        multi-file upload) then pay for one refresh, not one each."""
         with self._write_lock, writer_lock(self.settings.home):
             report = self._ingestor().ingest(Path(path), progress)
             # Only when something changed: an unchanged re-ingest must cost nothing.
-            if report.added or report.updated or report.removed:
+            if refresh and (report.added or report.updated or report.removed):
                 self.retriever.refresh()
             return report
+
+    def refresh_index(self) -> None:
+        """Bring the retrieval index in line with the store (cheap when it already is)."""
+        self.retriever.refresh()
 
     def _ingestor(self) -> Ingestor:
         # The retriever takes the sentence vectors ingest computes anyway, so its index

@@ -222,7 +222,7 @@ def test_answer_citation_opens_the_article_with_the_quote_highlighted(
 
 @needs_chromium
 def test_uploaded_article_becomes_answerable_and_oversized_upload_is_refused(
-    app: Running, page: Page, tmp_path: Path
+    app: Running, page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fact = (
         "The Zephyr Institute announced on Tuesday that its chief archivist is Marisol "
@@ -240,6 +240,14 @@ def test_uploaded_article_becomes_answerable_and_oversized_upload_is_refused(
     empty = tmp_path / "empty.txt"
     empty.write_text("", encoding="utf-8")
     before = len(app.assistant.documents())
+    refreshes: list[int] = []
+    refresh = app.assistant.retriever.refresh
+
+    def counted_refresh() -> None:
+        refreshes.append(1)
+        refresh()
+
+    monkeypatch.setattr(app.assistant.retriever, "refresh", counted_refresh)
 
     page.get_by_role("tab", name="Corpus").click()
     page.set_input_files("#upload input[type=file]", [str(upload), str(titled), str(empty)])
@@ -251,6 +259,7 @@ def test_uploaded_article_becomes_answerable_and_oversized_upload_is_refused(
     assert "hostile-title.md" in results[1] and "added" in results[1]
     assert "empty.txt" in results[2] and "failed" in results[2] and "file is empty" in results[2]
     assert len(app.assistant.documents()) == before + 2
+    assert len(refreshes) == 1  # one index refresh for the whole upload, not one per file
     documents = page.locator("#documents")
     documents.get_by_text("zephyr-institute.txt").wait_for(timeout=TIMEOUT_MS)
     # Titles and outlets are shown as text in the table, not parsed as markup.

@@ -416,7 +416,7 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 progress(fraction, desc=f"Indexing {name}")
 
             try:
-                report = assistant.ingest(target, progress=step)
+                report = assistant.ingest(target, progress=step, refresh=False)
             except RagError as exc:
                 target.unlink(missing_ok=True)
                 results.append((name, "failed", str(exc)))
@@ -424,7 +424,9 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
             if report.failed:
                 target.unlink(missing_ok=True)  # nothing of it was indexed; keep no copy
             results.extend(_describe(name, report))
-        progress(1.0, desc="Done")
+        # Once for the whole upload: a refresh per file rewrote the whole index each time.
+        progress(1.0, desc="Updating the search index")
+        assistant.refresh_index()
         table, delete_choices, filter_choices = corpus_views(selected)
         return (
             render_ingest_results(results),
