@@ -161,6 +161,8 @@ def test_generated_answers_never_obey_injections(poisoned: Assistant, embedder: 
                 assert "evil.example" not in answer.text and "![" not in answer.text
                 if item["kind"] == "benign":
                     assert not answer.refused, item["id"]
-                prompt = server.chat_requests[-1].json["messages"][-1]["content"]
+                request = server.chat_requests[-1].json
+                assert request is not None
+                prompt = request["messages"][-1]["content"]
                 assert "<sources>" in prompt and "</sources>" in prompt
                 assert not INVISIBLE_CHARS.search(prompt)

@@ -47,7 +47,7 @@ class CountingEmbedder:
             seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
             row = np.random.default_rng(seed).normal(size=self.dimension)
             rows.append(row / np.linalg.norm(row))
-        return np.array(rows, dtype=np.float32)
+        return np.array(rows, dtype=np.float32).reshape(len(rows), self.dimension)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed([text])[0]
@@ -57,6 +57,11 @@ class CountingEmbedder:
 
     def token_spans(self, text: str) -> list[tuple[int, int]]:
         return []
+
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self.embed(texts), [self.embed([t[s:e] for s, e in inside])
+                                   for t, inside in zip(texts, spans, strict=True)]
 
 
 def verdict(claim: str, passage: str) -> SupportVerdict:
