@@ -48,7 +48,7 @@ import numpy as np
 from rag.chunking import chunk_id, content_hash, sentence_spans
 from rag.config import PACKAGE_ROOT, Settings, display_path
 from rag.embeddings import (
-    PER_CORE_FROM_BATCHES,
+    BULK_FROM_BATCHES,
     EmbedderProxy,
     MiniLMEmbedder,
     bundled_model_files,
@@ -1012,7 +1012,7 @@ def run_perf_bench(articles: Path, seed_corpus: Path, json_out: Path | None,
         # per-core sessions an ingest uses, made on first use).
         embedder.embed(["Warm up the model: loading it is a one-off cost."])
         embedder.embed(["Warm up the per-core sessions too."]
-                       * (PER_CORE_FROM_BATCHES * embedder.batch_size))
+                       * (BULK_FROM_BATCHES * embedder.batch_size))
         model_load_s = time.perf_counter() - started
 
         say("ingest: ours, the raw model on the same texts and the naive llama-index "

@@ -30,10 +30,11 @@ MAX_CONTENT_WORDPIECES = MAX_WORDPIECES - 2
 # Texts per model call. On 2 cores, batches of 8 cost fewer CPU seconds per token than
 # 32 or 64 (2.5 s against 2.9 s and 3.1 s for the perf bench's chunks): they stay in cache.
 BATCH_SIZE = 8
-# Calls of this many batches or more run one single-threaded session per core
-# (`MiniLMEmbedder._each_batch`).
-PER_CORE_FROM_BATCHES = 8
-# Each such session holds ~95 MB of its own: past 4 cores, sessions share them out.
+# Calls of this many batches or more are bulk calls: they run one single-threaded session
+# per core (`MiniLMEmbedder._each_batch`).
+BULK_FROM_BATCHES = 8
+# Each bulk session holds ~95 MB of its own, so past 4 cores the sessions split the cores
+# between them instead of taking one each.
 MAX_BULK_SESSIONS = 4
 
 
@@ -198,13 +199,14 @@ class MiniLMEmbedder:
         )
 
     def _bulk_sessions(self) -> list[Any]:
-        """One single-threaded session per core (up to `MAX_BULK_SESSIONS`), made on first
-        use: only bulk calls need them, and a process that only answers questions never
-        makes them."""
+        """One single-threaded session per core (at most `MAX_BULK_SESSIONS`, sharing the
+        cores out beyond that), made on first use: only bulk calls need them, and a process
+        that only answers questions never makes them."""
         with self._lock:
             if self._bulk is None:
-                count = min(self.threads, MAX_BULK_SESSIONS)
-                self._bulk = [self._new_session(self.threads // count) for _ in range(count)]
+                per_session = -(-self.threads // MAX_BULK_SESSIONS)
+                self._bulk = [self._new_session(per_session)
+                              for _ in range(self.threads // per_session)]
             return self._bulk
 
     def _forward(self, session: Any, encodings: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -242,7 +244,7 @@ class MiniLMEmbedder:
         across cores and run on the all-core session."""
         self._load()
         batches = self._batches(texts)
-        if len(batches) < PER_CORE_FROM_BATCHES or self.threads < 2:
+        if len(batches) < BULK_FROM_BATCHES or self.threads < 2:
             for positions, encodings in batches:
                 handle(positions, encodings, *self._forward(self._session, encodings))
             return
@@ -265,11 +267,11 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
 
-        def pool(positions: list[int], _: list[Any], mask: np.ndarray, hidden: np.ndarray
-                 ) -> None:
+        def pool_rows(positions: list[int], _: list[Any], mask: np.ndarray,
+                      hidden: np.ndarray) -> None:
             out[positions] = _mean_pool(hidden, mask.astype(np.float32))
 
-        self._each_batch(texts, pool)
+        self._each_batch(texts, pool_rows)
         return out
 
     def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
@@ -282,15 +284,15 @@ class MiniLMEmbedder:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         parts: list[np.ndarray] = [np.zeros((0, self.dimension), np.float32)] * len(texts)
 
-        def pool(positions: list[int], encodings: list[Any], mask: np.ndarray,
-                 hidden: np.ndarray) -> None:
+        def pool_rows_and_spans(positions: list[int], encodings: list[Any], mask: np.ndarray,
+                                hidden: np.ndarray) -> None:
             out[positions] = _mean_pool(hidden, mask.astype(np.float32))
             for row, (i, encoding) in enumerate(zip(positions, encodings, strict=True)):
                 if spans[i]:
                     parts[i] = _mean_pool(hidden[row][None], _span_weights(
                         encoding, spans[i], hidden.shape[1]))
 
-        self._each_batch(texts, pool)
+        self._each_batch(texts, pool_rows_and_spans)
         unseen = [(i, j) for i, piece in enumerate(parts)
                   for j in np.flatnonzero(~np.isfinite(piece[:, 0])).tolist()]
         if unseen:
