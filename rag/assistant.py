@@ -7,6 +7,7 @@ by the writer lock file across processes.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -43,6 +44,9 @@ class Assistant:
         self.generator = _make_generator(settings)
         self.chain = AnswerChain(settings, self.embedder, self.answerer, self.generator)
         self._write_lock = threading.Lock()
+        self._listing_lock = threading.Lock()
+        self._listing: tuple[tuple[str, int, int], list[dict[str, Any]]] | None = None
+        self._writes = 0  # ingests, deletes and reindexes through this instance
 
     # -- corpus ---------------------------------------------------------------
 
@@ -51,12 +55,21 @@ class Assistant:
         """Index a file or a folder. With `refresh=False` the retrieval index catches up
         later, at `refresh_index()` or the next question: several ingests in a row (a
         multi-file upload) then pay for one refresh, not one each."""
-        with self._write_lock, writer_lock(self.settings.home):
+        with self._write_lock, writer_lock(self.settings.home), self._counted_write():
             report = self._ingestor().ingest(Path(path), progress)
             # Only when something changed: an unchanged re-ingest must cost nothing.
             if refresh and (report.added or report.updated or report.removed):
                 self.retriever.refresh()
             return report
+
+    @contextlib.contextmanager
+    def _counted_write(self) -> Iterator[None]:
+        # Counted when the write ends, even in failure: a listing read meanwhile must not
+        # be kept as the one after it.
+        try:
+            yield
+        finally:
+            self._writes += 1
 
     def refresh_index(self) -> None:
         """Bring the retrieval index in line with the store (cheap when it already is)."""
@@ -70,14 +83,14 @@ class Assistant:
 
     def delete(self, doc_id: str) -> None:
         self.document(doc_id)
-        with self._write_lock, writer_lock(self.settings.home):
+        with self._write_lock, writer_lock(self.settings.home), self._counted_write():
             self.store.remove_document(doc_id)
             self.retriever.refresh()
 
     def reindex(self, progress: Progress | None = None) -> IngestReport:
         """Rebuild every chunk from the stored documents (after a consistency error).
         Chunks are rewritten in place, so documents stay answerable meanwhile."""
-        with self._write_lock, writer_lock(self.settings.home):
+        with self._write_lock, writer_lock(self.settings.home), self._counted_write():
             report = self._ingestor().reindex(progress)
             self.retriever.refresh()
             return report
@@ -96,9 +109,21 @@ class Assistant:
         return self.store.document(doc_id)
 
     def documents(self) -> list[dict[str, Any]]:
-        """Every indexed document's metadata and chunk count, newest first."""
-        return sorted(self.store.document_rows(),
-                      key=lambda r: (r["published_at"], r["title"]), reverse=True)
+        """Every indexed document's metadata and chunk count, newest first. The listing is
+        kept until the store changes (reading it takes ~1 s per 20,000 documents), so a
+        corpus view that lists it again and again costs one read per change."""
+        self.store.sync()
+        # The generation token changes with every write to an on-disk store. A Chroma
+        # server has none: this assistant's own writes and the document count stand in
+        # (another process's edit that keeps the count shows at its next change).
+        key = (self.store.generation(), self._writes, self.store.document_count())
+        with self._listing_lock:
+            if self._listing is None or self._listing[0] != key:
+                rows = sorted(self.store.document_rows(),
+                              key=lambda r: (r["published_at"], r["title"]), reverse=True)
+                self._listing = (key, rows)
+            rows = self._listing[1]
+        return [dict(row) for row in rows]
 
     def document_texts(self) -> dict[str, str]:
         """Every document's full text by id, in one pass (what evaluations check against)."""

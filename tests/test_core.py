@@ -142,3 +142,30 @@ def test_second_writer_fails_fast(make_assistant, tmp_path: Path) -> None:
 def test_missing_path_is_reported_not_raised(make_assistant, tmp_path: Path) -> None:
     report = make_assistant().ingest(tmp_path / "nowhere")
     assert report.failed and report.seen == 1
+
+
+def test_document_listing_is_read_once_per_change(make_assistant, tmp_path: Path) -> None:
+    assistant = make_assistant()
+    other = make_assistant()  # another process's view of the same data directory
+    reads: list[int] = []
+    read_rows = assistant.store.document_rows
+
+    def counted_rows() -> list[dict[str, object]]:
+        reads.append(1)
+        return read_rows()
+
+    assistant.store.document_rows = counted_rows
+    (tmp_path / "a.md").write_text("---\ntitle: First\n---\nThe first article.\n",
+                                   encoding="utf-8")
+    (tmp_path / "b.md").write_text("---\ntitle: Second\n---\nThe second article.\n",
+                                   encoding="utf-8")
+    assistant.ingest(tmp_path / "a.md")
+    assert [d["title"] for d in assistant.documents()] == ["First"]
+    assistant.documents()[0]["title"] = "changed by a caller"
+    assert [d["title"] for d in assistant.documents()] == ["First"]
+    assert len(reads) == 1
+    other.ingest(tmp_path / "b.md")
+    assert sorted(d["title"] for d in assistant.documents()) == ["First", "Second"]
+    assistant.delete(next(d["doc_id"] for d in assistant.documents() if d["title"] == "First"))
+    assert [d["title"] for d in assistant.documents()] == ["Second"]
+    assert len(reads) == 3
