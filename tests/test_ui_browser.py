@@ -286,6 +286,24 @@ def test_uploaded_article_becomes_answerable_and_oversized_upload_is_refused(
 
 
 @needs_chromium
+def test_corpus_search_narrows_the_table_and_the_delete_list(page: Page) -> None:
+    page.get_by_role("tab", name="Corpus").click()
+    documents = page.locator("#documents")
+    documents.get_by_text("000_4289d46f5f19964e.txt").wait_for(timeout=TIMEOUT_MS)
+    page.fill("#corpus-search input, #corpus-search textarea", "no such words anywhere")
+    expect(page.locator("#documents")).to_contain_text("0 match", timeout=TIMEOUT_MS)
+    expect(documents).not_to_contain_text("000_4289d46f5f19964e.txt")
+    page.fill("#corpus-search input, #corpus-search textarea", "4289D46F")
+    expect(documents).to_contain_text("1 match", timeout=TIMEOUT_MS)
+    expect(documents).to_contain_text("000_4289d46f5f19964e.txt")
+    page.locator("#delete-choice input").click()
+    options = page.get_by_role("option")
+    options.first.wait_for(timeout=TIMEOUT_MS)
+    assert options.count() == 1
+    assert "000_4289d46f5f19964e.txt" in options.first.inner_text()
+
+
+@needs_chromium
 def test_a_malformed_date_is_refused_before_asking(page: Page) -> None:
     page.fill("#after textarea, #after input", "2024-02-30")
     page.fill("#question textarea", QUESTION)

@@ -17,6 +17,8 @@ from ui.app import (
     append_feedback,
     build_app,
     build_filters,
+    corpus_label,
+    find_documents,
     in_running_loop,
     parse_day,
     upload_name,
@@ -346,3 +348,32 @@ def test_llm_switch_is_shown_only_when_an_llm_is_configured(
     assert switch.visible is visible and switch.value is visible
     api_names = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
     assert api_names == {"ask"}, "only the ask endpoint is meant to be public"
+
+
+DOCUMENTS = [
+    {"title": "Peacekeepers leave Karabakh", "source": "Reuters", "doc_id": "a1", "path": ""},
+    {"title": "EU notes withdrawal", "source": "Turan", "doc_id": "b2",
+     "path": "uploads/eu-note.md"},
+    {"title": "", "source": "", "doc_id": "c3", "path": "uploads/untitled.txt"},
+]
+
+
+@pytest.mark.parametrize(("search", "expected"), [
+    ("", ["a1", "b2", "c3"]),
+    ("  ", ["a1", "b2", "c3"]),
+    ("KARABAKH", ["a1"]),
+    ("withdrawal turan", ["b2"]),
+    ("withdrawal reuters", []),
+    ("untitled", ["c3"]),
+    ("b2", ["b2"]),
+])
+def test_corpus_search_needs_every_word_in_a_documents_names(search: str,
+                                                              expected: list[str]) -> None:
+    assert [d["doc_id"] for d in find_documents(DOCUMENTS, search)] == expected
+
+
+def test_corpus_label_says_what_is_shown() -> None:
+    assert corpus_label(3, 3, 3, False) == "Indexed documents: 3"
+    assert corpus_label(20000, 20000, 500, False) == (
+        "Indexed documents: 20,000; the newest 500 shown, find the others by name")
+    assert corpus_label(20000, 12, 12, True) == "Indexed documents: 20,000; 12 match"

@@ -44,6 +44,9 @@ UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
 QUEUE_MAX_SIZE = 64
 CONCURRENCY = 4
 MAX_SLIDER_K = min(MAX_K, 20)
+# Rows of the corpus table (and choices of the delete list): a browser slows to a crawl
+# on tens of thousands; the search box finds the rest.
+CORPUS_ROWS = 500
 
 CSS_PATH = Path(__file__).with_name("style.css")
 
@@ -163,8 +166,11 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
     uploads = settings.home / "uploads"
     llm_configured = settings.llm != "none"
 
-    def corpus_views(selected_sources: Sequence[str] | None = None) -> tuple[Any, Any, Any]:
+    def corpus_views(
+        selected_sources: Sequence[str] | None = None, search: str | None = None
+    ) -> tuple[Any, Any, Any]:
         documents = assistant.documents()
+        matching = find_documents(documents, search or "")
         rows = [
             [
                 render.display_title(d["title"], d.get("path", ""), d["doc_id"]),
@@ -173,7 +179,7 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 d["chunks"],
                 d["doc_id"],
             ]
-            for d in documents
+            for d in matching[:CORPUS_ROWS]
         ]
         names = sorted({str(d.get("source") or "") for d in documents} - {""})
         kept = [s for s in (selected_sources or []) if s in names]
@@ -181,7 +187,8 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
             (f"{row[0]} — {row[1] or 'unknown outlet'} ({row[4]})", str(row[4])) for row in rows
         ]
         return (
-            gr.Dataframe(value=rows),
+            gr.Dataframe(value=rows, label=corpus_label(len(documents), len(matching),
+                                                        len(rows), bool(search))),
             gr.Dropdown(choices=delete_choices, value=None),
             gr.Dropdown(choices=names, value=kept),
         )
@@ -387,6 +394,7 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
     def ingest_files(
         files: list[str] | None,
         selected: list[str] | None,
+        search: str | None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008  (how Gradio injects progress)
     ) -> tuple[Any, ...]:
         files = [f for f in (files or []) if f]
@@ -427,7 +435,7 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
         # Once for the whole upload: a refresh per file rewrote the whole index each time.
         progress(1.0, desc="Updating the search index")
         assistant.refresh_index()
-        table, delete_choices, filter_choices = corpus_views(selected)
+        table, delete_choices, filter_choices = corpus_views(selected, search)
         return (
             render_ingest_results(results),
             table,
@@ -436,7 +444,9 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
             gr.File(value=None),
         )
 
-    def delete_document(doc_id: str | None, selected: list[str] | None) -> tuple[Any, ...]:
+    def delete_document(
+        doc_id: str | None, selected: list[str] | None, search: str | None
+    ) -> tuple[Any, ...]:
         if not doc_id:
             raise gr.Error("Choose a document to delete.")
         try:
@@ -452,10 +462,11 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
         message = render.message_html(
             f"Deleted {render.display_title(document.title, document.path, doc_id)}."
         )
-        return (message, *corpus_views(selected))
+        return (message, *corpus_views(selected, search))
 
     def reindex(
         selected: list[str] | None,
+        search: str | None,
         progress: gr.Progress = gr.Progress(),  # noqa: B008  (how Gradio injects progress)
     ) -> tuple[Any, ...]:
         def step(done: int, count: int, path: str) -> None:
@@ -469,7 +480,7 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
             f"Re-indexed {report.indexed} documents into {report.chunks} chunks "
             f"in {report.seconds:.1f} s."
         )
-        return (message, *corpus_views(selected))
+        return (message, *corpus_views(selected, search))
 
     def api_ask(question: str) -> str:
         """Answer a question from the indexed articles: Markdown with numbered sources."""
@@ -570,6 +581,11 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
                         container=True,
                     )
         with gr.Tab("Corpus", id="corpus"):
+            corpus_search = gr.Textbox(
+                label="Find documents",
+                placeholder="Words of a title, an outlet or an id",
+                elem_id="corpus-search",
+            )
             documents = gr.Dataframe(
                 headers=["Title", "Outlet", "Date", "Chunks", "Id"],
                 datatype=["str", "str", "str", "number", "str"],
@@ -625,7 +641,7 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
         corpus_outputs = [documents, delete_choice, source_filter]
         upload.upload(
             ingest_files,
-            [upload, source_filter],
+            [upload, source_filter, corpus_search],
             [ingest_result, *corpus_outputs, upload],
             api_visibility="private",
             concurrency_limit=1,
@@ -633,7 +649,7 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
         )
         delete.click(
             delete_document,
-            [delete_choice, source_filter],
+            [delete_choice, source_filter, corpus_search],
             [corpus_message, *corpus_outputs],
             api_visibility="private",
             concurrency_limit=1,
@@ -641,18 +657,53 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
         )
         reindex_button.click(
             reindex,
-            [source_filter],
+            [source_filter, corpus_search],
             [corpus_message, *corpus_outputs],
             api_visibility="private",
             concurrency_limit=1,
             concurrency_id="corpus-write",
         )
-        demo.load(corpus_views, [source_filter], corpus_outputs, api_visibility="private")
+        demo.load(corpus_views, [source_filter, corpus_search], corpus_outputs,
+                  api_visibility="private")
+        corpus_search.change(
+            corpus_views,
+            [source_filter, corpus_search],
+            corpus_outputs,
+            api_visibility="private",
+            trigger_mode="always_last",
+            show_progress="hidden",
+        )
 
         # gr.api types the endpoint from the hints, and cannot resolve postponed ones.
         api_ask.__annotations__ = {"question": str, "return": str}
         gr.api(api_ask, api_name="ask", concurrency_id="answer")
     return demo
+
+
+def find_documents(documents: Sequence[Mapping[str, Any]], search: str
+                   ) -> list[Mapping[str, Any]]:
+    """The documents whose title, outlet, id or file name contains every word of
+    `search` (any case), in their order; all of them for an empty search."""
+    words = search.casefold().split()
+    if not words:
+        return list(documents)
+    found = []
+    for document in documents:
+        text = " ".join(str(document.get(name) or "")
+                        for name in ("title", "source", "doc_id", "path")).casefold()
+        if all(word in text for word in words):
+            found.append(document)
+    return found
+
+
+def corpus_label(total: int, matching: int, shown: int, searched: bool) -> str:
+    """The corpus table's caption: how many documents there are, match and are shown."""
+    label = f"Indexed documents: {total:,}"
+    if searched:
+        label += f"; {matching:,} match"
+    if shown < matching:
+        label += f"; the newest {shown:,} shown, find the others by name"
+    return label
 
 
 def _describe(name: str, report: Any) -> list[tuple[str, str, str]]:
