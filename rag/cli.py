@@ -62,7 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="web UI: chat with cited answers, manage the corpus")
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to bind (default: this machine only)")
-    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--port", type=int, default=7860,
+                       help="port to listen on (default: %(default)s)")
     serve.add_argument("--home", default=argparse.SUPPRESS,
                        help="data directory (same as the global --home)")
     serve.add_argument("--auth", metavar="USER:PASSWORD",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -56,3 +57,14 @@ def test_failed_files_exit_nonzero_and_are_listed(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "bad.jsonl" in result.stderr and "invalid JSON" in result.stderr
     assert "1 documents added" in result.stdout
+
+
+def test_serve_on_a_busy_port_says_so_and_how_to_choose_another(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        served = rag(tmp_path / "home", "serve", "--port", str(port))
+    assert served.returncode == 2, served.stderr
+    assert f"port {port} on 127.0.0.1 is in use" in served.stderr
+    assert "--port" in served.stderr and "Traceback" not in served.stderr

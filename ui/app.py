@@ -25,7 +25,7 @@ import gradio as gr
 
 from rag.assistant import Assistant
 from rag.config import MAX_K, MAX_QUESTION_CHARS, Settings
-from rag.errors import ConsistencyError, DocumentNotFoundError, RagError
+from rag.errors import ConfigError, ConsistencyError, DocumentNotFoundError, RagError
 from rag.loaders import SUPPORTED_SUFFIXES
 from rag.schema import Answer, Citation, Passage
 from ui import render
@@ -748,24 +748,32 @@ def launch(
 ) -> str:
     """Start the server in a background thread and return its local URL."""
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=CONCURRENCY)
-    _, url, _ = demo.launch(
-        server_name=host,
-        server_port=port,
-        auth=auth,
-        share=False,
-        prevent_thread_lock=True,
-        quiet=True,
-        max_file_size=settings.max_file_bytes,
-        # The app serves no files of its own; uploads are copied into `home`, never served.
-        allowed_paths=[],
-        blocked_paths=[str(settings.home.resolve())],
-        ssr_mode=False,
-        mcp_server=False,
-        pwa=False,
-        enable_monitoring=False,
-        show_error=False,
-        css=CSS_PATH.read_text(encoding="utf-8"),
-    )
+    try:
+        _, url, _ = demo.launch(
+            server_name=host,
+            server_port=port,
+            auth=auth,
+            share=False,
+            prevent_thread_lock=True,
+            quiet=True,
+            max_file_size=settings.max_file_bytes,
+            # The app serves no files of its own; uploads are copied into `home`, never
+            # served.
+            allowed_paths=[],
+            blocked_paths=[str(settings.home.resolve())],
+            ssr_mode=False,
+            mcp_server=False,
+            pwa=False,
+            enable_monitoring=False,
+            show_error=False,
+            css=CSS_PATH.read_text(encoding="utf-8"),
+        )
+    except OSError as exc:
+        # Gradio's own words point at its environment variable, not at our --port.
+        if "empty port" in str(exc):
+            raise ConfigError(f"port {port} on {host} is in use (another `rag serve`?); "
+                              "choose a free one with --port") from None
+        raise ConfigError(f"cannot serve on {host}:{port}: {exc}") from None
     return str(url)
 
 
