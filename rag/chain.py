@@ -88,6 +88,8 @@ class AnswerChain:
             answer = self._fallback(
                 question, passages,
                 "no sentence of the generated answer was supported by its sources")
+            for sentence in sentences:
+                sentence.shown = False  # the fallback's text replaces the whole draft
             answer.sentences = sentences + answer.sentences
             return answer
         return Answer(question=question, text=shown, refused=False, citations=citations,

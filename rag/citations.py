@@ -119,6 +119,7 @@ def compose(sentences: Sequence[AnswerSentence], *, keep_unsupported: bool
     citations: list[Citation] = []
     for sentence in sentences:
         if not sentence.supported and not keep_unsupported:
+            sentence.shown = False
             for citation in sentence.citations:
                 citation.marker = 0  # cited by nothing shown
             continue

@@ -14,7 +14,9 @@ How the per-answer scores are aggregated:
 - retrieval metrics: over answerable cases, from the passages the answer was built on.
 - `citation_recall`, `citation_precision`: ALCE's per-answer scores averaged over answered
   (not refused) questions; an answered question with no citations scores 0 on both.
-- `faithfulness`: supported sentences over all sentences of all answered questions.
+- `faithfulness`: supported sentences over all sentences of all answered questions. The
+  sentence metrics score the sentences shown; `dropped_sentence_rate` counts the ones a
+  generated draft lost to verification (or to the fallback), over every answer.
 - `quote_exactness`: over every citation of every answer.
 - latency: wall-clock time around `ask`, and each stage the answer reports in `timings`.
 """
@@ -75,6 +77,9 @@ METRIC_HELP: dict[str, str] = {
     "faithfulness": "answer sentences supported by their cited quotes, pooled over all "
                     "answered questions",
     "fully_supported_answers": "answered questions with every sentence supported",
+    "dropped_sentence_rate": "answer sentences left out of the text shown (a generated "
+                             "draft's unsupported ones), pooled; the other sentence metrics "
+                             "measure what is shown",
     "quote_exactness": "citations whose quote equals document.text[start:end]",
     "uncited_sentence_rate": "answer sentences with no citation",
     "dangling_citations": "markers in answers with no matching citation",
@@ -85,7 +90,8 @@ _RATIO_METRICS = (
     "answerable_accuracy", "refusal_accuracy", "false_refusal_rate", "fact_recall",
     "facts_accuracy", "cited_evidence_rate", "hit_at_1", "hit_at_3", "hit_at_5", "mrr",
     "evidence_recall", "citation_recall", "citation_precision", "faithfulness",
-    "fully_supported_answers", "quote_exactness", "uncited_sentence_rate",
+    "fully_supported_answers", "dropped_sentence_rate", "quote_exactness",
+    "uncited_sentence_rate",
 )
 
 
@@ -234,6 +240,7 @@ def aggregate(results: Sequence[CaseResult]) -> tuple[dict[str, MetricValue], di
     out["faithfulness"] = m.faithfulness(verdicts)
     out["fully_supported_answers"] = m.rate(
         bool(r.verdicts) and all(v.supported for v in r.verdicts) for r in answered)
+    out["dropped_sentence_rate"] = m.dropped_sentence_rate(r.answer for r in results if r.answer)
     out["quote_exactness"] = m.rate(
         r.exact.get(c.marker, False) for r in results if r.answer for c in r.answer.citations)
     out["uncited_sentence_rate"] = m.rate(not v.markers for v in verdicts)

@@ -176,8 +176,10 @@ def strip_markers(text: str) -> str:
 
 
 def answer_sentences(answer: Answer) -> list[ClaimSentence]:
-    """The answer's claims: `answer.sentences` when the answerer produced them, else the
-    text split at marker groups (the text before each group is a sentence citing it).
+    """The answer's claims, as the reader sees them: the shown `answer.sentences` when the
+    answerer produced them (a dropped draft sentence is measured by
+    `dropped_sentence_rate`, not here), else the text split at marker groups (the text
+    before each group is a sentence citing it).
 
     A refusal makes no claims, so it has no sentences.
     """
@@ -186,7 +188,7 @@ def answer_sentences(answer: Answer) -> list[ClaimSentence]:
     by_marker = {c.marker: c for c in answer.citations}
     if answer.sentences:
         out = []
-        for sentence in answer.sentences:
+        for sentence in (s for s in answer.sentences if s.shown):
             markers = list(dict.fromkeys(c.marker for c in sentence.citations))
             text = strip_markers(sentence.text)
             if text:
@@ -305,6 +307,13 @@ def faithfulness(verdicts: Sequence[SentenceVerdict]) -> float | None:
     weighs more here.
     """
     return rate(v.supported for v in verdicts)
+
+
+def dropped_sentence_rate(answers: Iterable[Answer]) -> float | None:
+    """Share of the answerers' own sentences left out of the text shown, pooled: a
+    generated draft's unsupported sentences, or a whole draft the fallback replaced.
+    `None` when no answer has sentences of its own."""
+    return rate(not s.shown for answer in answers for s in answer.sentences)
 
 
 # --- quotes and refusals ---------------------------------------------------------------

@@ -97,6 +97,9 @@ class AnswerSentence:
     citations: list[Citation] = field(default_factory=list)
     supported: bool = True
     support_score: float = 1.0
+    # False for a generated sentence left out of the answer text (unsupported, or the
+    # whole draft replaced by the extractive fallback): kept for inspection only.
+    shown: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -104,6 +107,7 @@ class AnswerSentence:
             "citations": [c.marker for c in self.citations],
             "supported": self.supported,
             "support_score": round(self.support_score, 4),
+            "shown": self.shown,
         }
 
 

@@ -86,6 +86,18 @@ def test_sentences_come_from_answer_sentences_when_present() -> None:
     assert not any(s.dangling for s in got)
 
 
+def test_sentences_left_out_of_the_text_are_not_claims_but_are_counted_as_dropped() -> None:
+    c1, c2 = cite(1, S1), cite(0, S2)
+    shown = AnswerSentence(f"{S1} [1]", [c1])
+    dropped = AnswerSentence(S2, [c2], supported=False, shown=False)
+    a = answer(f"{S1} [1]", [c1], sentences=[shown, dropped])
+    assert [s.text for s in m.answer_sentences(a)] == [S1]
+    extractive = answer(f"{S3} [1]", [cite(1, S3)],
+                        sentences=[AnswerSentence(f"{S3} [1]", [cite(1, S3)])])
+    assert m.dropped_sentence_rate([a, extractive]) == 1 / 3
+    assert m.dropped_sentence_rate([answer("No sentences of its own [1]", [c1])]) is None
+
+
 def test_a_refusal_makes_no_claims() -> None:
     assert m.answer_sentences(answer("The sources don't say.", [], refused=True)) == []
 

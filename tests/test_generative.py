@@ -58,6 +58,7 @@ def test_invented_sentence_is_removed_and_true_one_cited(generative: Assistant,
     assert answer.mode == "generative"
     assert TRUE in answer.text and "2 billion" not in answer.text
     assert [s.supported for s in answer.sentences] == [True, False]
+    assert [s.shown for s in answer.sentences] == [True, False]
     (citation,) = answer.citations
     assert "100,000 Armenians" in citation.quote
     assert citation.quote.startswith("Russian peacekeepers’ continued presence")
@@ -74,6 +75,7 @@ def test_keep_unsupported_marks_instead_of_removing(server: ScriptedOpenAI, tmp_
                                       f"{INVENTED} [1].")
     answer = assistant.ask("Why did the peacekeepers leave?")
     assert "(unsupported) Russia paid $2 billion" in answer.text
+    assert [s.shown for s in answer.sentences] == [True, True]
 
 
 def test_out_of_range_markers_are_dropped(generative: Assistant, server: ScriptedOpenAI) -> None:
@@ -90,6 +92,9 @@ def test_no_markers_at_all_falls_back(generative: Assistant, server: ScriptedOpe
     assert answer.mode == "extractive-fallback"
     assert "supported" in (answer.reason or "")
     assert "2 billion" not in answer.text
+    drafted = [s for s in answer.sentences if s.text.startswith((TRUE[:20], INVENTED[:20]))]
+    assert len(drafted) == 2 and not any(s.shown for s in drafted)
+    assert all(s.shown for s in answer.sentences if s not in drafted)
     assert_exact(generative, answer)
 
 
