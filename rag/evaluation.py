@@ -191,8 +191,8 @@ def score_case(case: GoldCase, answer: Answer | None, wall_ms: float,
     result = CaseResult(case, answer, wall_ms, error)
     if answer is None:
         return result
-    result.judgement = judge(case, answer, dict(document_texts))
     spans = m.locate_evidence(case.evidence, document_texts)
+    result.judgement = judge(case, answer, document_texts, spans)
     flat = [s for group in spans for s in group]
     if case.answerable:
         result.facts = m.facts_found(answer.text, case.required_facts)

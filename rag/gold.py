@@ -7,10 +7,12 @@ state and the evidence spans it must cite; an unanswerable case must be refused.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.metrics import Span, locate_evidence, overlaps
 from rag.schema import Answer
 
 
@@ -50,25 +52,17 @@ class Judgement:
     refused: bool
 
 
-def judge(case: GoldCase, answer: Answer, document_texts: dict[str, str]) -> Judgement:
+def judge(case: GoldCase, answer: Answer, document_texts: Mapping[str, str],
+          evidence_spans: Sequence[Sequence[Span]] | None = None) -> Judgement:
     """Answerable: not refused, every required fact in the text, and a citation overlapping
-    an evidence span. Unanswerable: refused."""
+    an evidence span. Unanswerable: refused. `evidence_spans` is the case's
+    `locate_evidence`, when the caller has it already."""
     if not case.answerable:
         return Judgement(answer.refused, False, False, answer.refused)
     text = answer.text.lower()
     facts = all(fact.lower() in text for fact in case.required_facts)
-    cited = any(_overlaps_evidence(c.doc_id, c.start, c.end, case.evidence, document_texts)
-                for c in answer.citations)
+    if evidence_spans is None:
+        evidence_spans = locate_evidence(case.evidence, document_texts)
+    spans = [span for group in evidence_spans for span in group]
+    cited = any(overlaps(c.doc_id, c.start, c.end, spans) for c in answer.citations)
     return Judgement(not answer.refused and facts and cited, facts, cited, answer.refused)
-
-
-def _overlaps_evidence(doc_id: str, start: int, end: int, evidence: tuple[str, ...],
-                       document_texts: dict[str, str]) -> bool:
-    text = document_texts.get(doc_id, "")
-    for snippet in evidence:
-        at = text.find(snippet)
-        while at != -1:
-            if start < at + len(snippet) and at < end:
-                return True
-            at = text.find(snippet, at + 1)
-    return False
