@@ -58,6 +58,16 @@ def test_a_bulk_call_on_per_core_sessions_gives_every_row_its_own_vector() -> No
     assert np.allclose(bulk.embed(texts), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize(("cores", "sessions", "threads_each"), [(2, 2, 1), (6, 3, 2)])
+def test_bulk_sessions_use_every_core_in_at_most_four_sessions(cores: int, sessions: int,
+                                                                threads_each: int) -> None:
+    embedder = MiniLMEmbedder(threads=cores)
+    embedder.embed(["load the model"])
+    made = embedder._bulk_sessions()
+    assert [s.get_session_options().intra_op_num_threads for s in made] == (
+        [threads_each] * sessions)
+
+
 def test_span_past_the_window_is_embedded_on_its_own(embedder: MiniLMEmbedder) -> None:
     filler = "word " * 300
     tail = "The treaty was signed in Geneva."
