@@ -83,6 +83,10 @@ class OutletMatcher:
                 distinctive[key] = distinctive.get(key, False) or _distinctive(alias)
         self.sources = frozenset(s for group in table.values() for s in group)
         self._table = {k: frozenset(v) for k, v in table.items()}
+        # The pattern matches case-insensitively letter by letter; some letters change
+        # length or form when lowered ("İ" becomes "i̇"), so a match is looked up by its
+        # casefold, and a match with no such key is no mention.
+        self._keys = {k.casefold(): k for k in table}
         self._distinctive = distinctive
         # Longest alias first, so "The Independent - Sports" wins over "The Independent".
         ordered = sorted(self._table, key=len, reverse=True)
@@ -97,8 +101,8 @@ class OutletMatcher:
         mentions = []
         for match in self._pattern.finditer(question):
             text = match.group()
-            key = text.lower()
-            if not self._distinctive[key] and not _capitalised_name(text):
+            key = self._keys.get(text.casefold())
+            if key is None or (not self._distinctive[key] and not _capitalised_name(text)):
                 continue
             mentions.append(OutletMention(match.start(), match.end(), text, self._table[key]))
         return mentions
@@ -143,15 +147,23 @@ class DateMention:
         off (time zones move reports across midnight), 0 otherwise."""
         if published_ts is None:
             return 0.0
-        published = datetime.fromtimestamp(published_ts, tz=UTC).date()
-        if self.day is None:
-            same = published.month == self.month and self.year in (None, published.year)
-            return 1.0 if same and self.relation == "on" else (0.5 if same else 0.0)
-        year = self.year or published.year
         try:
-            named = date(year, self.month, self.day)
-        except ValueError:
+            return self._fit(datetime.fromtimestamp(published_ts, tz=UTC).date())
+        except (ValueError, OverflowError, OSError):
+            # Past either end of the calendar, or a day the month lacks (February 30).
             return 0.0
+
+    def _fit(self, published: date) -> float:
+        year = self.year or published.year
+        if self.day is None:
+            first = date(year, self.month, 1)
+            last = date(year, self.month, calendar.monthrange(year, self.month)[1])
+            if self.relation == "before":
+                return 0.5 if first - timedelta(days=45) <= published < first else 0.0
+            if self.relation == "after":
+                return 0.5 if last < published <= last + timedelta(days=45) else 0.0
+            return 1.0 if first <= published <= last else 0.0
+        named = date(year, self.month, self.day)
         if self.relation == "before":
             return 0.5 if named - timedelta(days=45) <= published <= named else 0.0
         if self.relation == "after":

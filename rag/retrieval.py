@@ -32,6 +32,9 @@ def build_where(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
     ISO date or datetime, inclusive)."""
     if not filters:
         return None
+    if not isinstance(filters, Mapping):
+        raise InvalidArgumentError(
+            f"filters must be a mapping like {{'source': ['Reuters']}}, got {filters!r}")
     unknown = set(filters) - FILTER_KEYS
     if unknown:
         raise InvalidArgumentError(
@@ -40,8 +43,12 @@ def build_where(filters: Mapping[str, Any] | None) -> dict[str, Any] | None:
     clauses: list[dict[str, Any]] = []
     sources = filters.get("source")
     if sources:
-        names = [sources] if isinstance(sources, str) else list(sources)
-        clauses.append({"source": {"$in": [str(n) for n in names]}})
+        names = [sources] if isinstance(sources, str) else sources
+        if not isinstance(names, list | tuple | set | frozenset) or not all(
+                isinstance(n, str) for n in names):
+            raise InvalidArgumentError(
+                f"the source filter must be an outlet name or a list of them, got {sources!r}")
+        clauses.append({"source": {"$in": list(names)}})
     for key, operator, end_of_day in (
         ("published_after", "$gte", False),
         ("published_before", "$lte", True),
@@ -62,10 +69,19 @@ def _timestamp(key: str, value: Any, end_of_day: bool) -> int:
     ts = published_ts(text)
     if ts is None:
         raise InvalidArgumentError(f"{key} must be an ISO date like 2023-11-24, got {value!r}")
-    # A bare date as an upper bound means "through the end of that day".
-    if end_of_day and len(text.strip()) == 10:
+    # A bare date (in any ISO form: 2023-11-24, 20231124, 2023-W47-5) as an upper bound
+    # means "through the end of that day".
+    if end_of_day and not isinstance(value, datetime) and _is_bare_date(text):
         ts += 86399
     return ts
+
+
+def _is_bare_date(text: str) -> bool:
+    try:
+        date.fromisoformat(text.strip())
+    except ValueError:
+        return False
+    return True
 
 
 def to_passage(hit: StoredChunk, score: float) -> Passage:

@@ -170,6 +170,19 @@ def test_bad_filters_are_refused(corpus: tuple[Assistant, HybridRetriever]) -> N
         hybrid.retrieve("anything", 5, {"outlet": "Wired"})
     with pytest.raises(InvalidArgumentError):
         hybrid.retrieve("anything", 0)
+    for bad in ({"source": 5}, {"source": [5]}, ["source"], "source"):
+        with pytest.raises(InvalidArgumentError):
+            hybrid.retrieve("anything", 5, bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("day", ["2023-11-24", "20231124", "2023-W47-5"])
+def test_a_bare_date_as_upper_bound_covers_its_whole_day(day: str) -> None:
+    from rag.store import published_ts
+
+    where = build_where({"published_before": day})
+    assert where == {"published_ts": {"$lte": published_ts("2023-11-24T23:59:59+00:00")}}
+    timed = build_where({"published_before": "2023-11-24T12:00:00+00:00"})
+    assert timed == {"published_ts": {"$lte": published_ts("2023-11-24T12:00:00+00:00")}}
 
 
 # -- multi-hop ------------------------------------------------------------------------------
@@ -443,6 +456,15 @@ def test_outlet_matcher_only_knows_the_corpus() -> None:
     assert OutletMatcher(["Wired"]).find("Bloomberg and Reuters reported") == []
 
 
+def test_outlet_names_whose_letters_change_when_lowered_do_not_crash() -> None:
+    matcher = OutletMatcher(["Hürriyet Daily News", "Kathimerini"])
+    # "İ" lowers to two characters; a Greek final sigma casefolds like a plain one.
+    assert matcher.find("What did HÜRRİYET DAILY NEWS report?") == []
+    found = matcher.find("What did HÜRRIYET DAILY NEWS report?")
+    assert [set(m.sources) for m in found] == [{"Hürriyet Daily News"}]
+    assert OutletMatcher(["Ελευθεροτυπίας"]).find("Η ΕΛΕΥΘΕΡΟΤΥΠΙΑΣ έγραψε") is not None
+
+
 @pytest.mark.parametrize("text, year, month, day, relation", [
     ("on 2023-11-24 the", 2023, 11, 24, "on"),
     ("published on November 24, 2023,", 2023, 11, 24, "on"),
@@ -479,6 +501,13 @@ def test_date_scores_are_soft() -> None:
     (before,) = find_dates("before December 5, 2023")
     assert before.score(published_ts("2023-12-01")) > 0
     assert before.score(published_ts("2023-12-06")) == 0.0
+    (after_month,) = find_dates("after November 2023")
+    assert after_month.score(published_ts("2023-12-05")) > 0
+    assert after_month.score(published_ts("2023-11-15")) == 0.0
+    (before_month,) = find_dates("before November 2023")
+    assert before_month.score(published_ts("2023-10-20")) > 0
+    assert before_month.score(published_ts("2023-11-15")) == 0.0
+    assert month.score(published_ts("9999-12-31T23:00:00-05:00")) == 0.0  # past year 9999
 
 
 def test_entities_are_names_numbers_and_quotes() -> None:
