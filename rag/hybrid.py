@@ -218,14 +218,22 @@ class SideIndex:
     @classmethod
     def load(cls, directory: Path) -> SideIndex | None:
         """The saved index, or None if there is none or it cannot be read (it is rebuilt)."""
+        path = directory / INDEX_FILE
+        if not path.exists():
+            return None
         try:
-            with np.load(directory / INDEX_FILE) as data:
+            # numpy leaves the file open when it refuses one; this handle closes it anyway.
+            with path.open("rb") as handle, np.load(handle) as data:
                 payload = json.loads(bytes(data["meta"]).decode())
                 flat = data["tokens"]
                 token_offsets = data["token_offsets"]
                 offsets = data["offsets"]
                 vectors = data["vectors"]
-        except (OSError, ValueError, KeyError):
+        except Exception as exc:
+            # Derived data: a file cut short (EOFError, BadZipFile) or otherwise damaged is
+            # rebuilt from Chroma rather than failing every question until deleted.
+            logger.warning("rebuilding the retrieval index: %s is unreadable (%s: %s)",
+                           path, type(exc).__name__, exc)
             return None
         if payload.get("version") != INDEX_VERSION:
             return None
@@ -402,8 +410,6 @@ class HybridConfig:
     part_outlet_boost: float = 0.05
     # Sentence vectors make the rerank sentence-level; without them it uses chunk vectors.
     sentence_vectors: bool = True
-    # How many candidates beyond k may stand in for dropped orphans.
-    slack: int = 4
 
 
 @dataclass
@@ -527,18 +533,18 @@ class HybridRetriever:
         where = build_where(filters)
         index = self._ensure_index()
         analysis = analyse(question, self._matcher)
-        config = self.config
         question_vector, clause_vectors = self._vectors(question, analysis)
         candidates = self._candidates(index, analysis, question_vector, clause_vectors, where)
         if not candidates.ids:
             return []
-        order = self._select(analysis, candidates, k)[: k + config.slack]
+        order = self._select(analysis, candidates, k)
         score = dict(zip(candidates.ids, candidates.base.tolist(), strict=True))
         passages: list[Passage] = []
         read = 0
         # Only as many chunks are read as passages are missing (Chroma's reads cost
         # ≈0.13 ms per id at 100k chunks): the first k, unless some of them are orphans of
-        # an interrupted write or deleted meanwhile, whose places the next ones take.
+        # an interrupted write or deleted meanwhile, whose places the next ones take, as
+        # far down the candidates as it needs.
         while len(passages) < k and read < len(order):
             wanted = order[read : read + k - len(passages)]
             read += len(wanted)

@@ -145,9 +145,15 @@ class DenseRetriever:
         check_k(k)
         where = build_where(filters)
         vector = self.embedder.embed_query(question)
-        # Over-fetch a little: orphans of an interrupted ingest are dropped below.
-        hits = self.store.query(vector, k + 4, where)
-        return live_passages(self.store, [(h, 1.0 - h.distance) for h in hits])[:k]
+        # Over-fetch a little: orphans of an interrupted ingest are dropped below, and
+        # should more than a few rank this high, the search goes deeper.
+        wanted = k + 4
+        while True:
+            hits = self.store.query(vector, wanted, where)
+            passages = live_passages(self.store, [(h, 1.0 - h.distance) for h in hits])
+            if len(passages) >= k or len(hits) < wanted:
+                return passages[:k]
+            wanted *= 4
 
 
 def live_passages(store: Store, scored: Sequence[tuple[StoredChunk, float]],

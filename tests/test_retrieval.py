@@ -308,6 +308,24 @@ def test_orphans_in_the_top_k_are_replaced_by_the_next_candidates(tmp_path: Path
                                            if p.doc_id != top][:3]
 
 
+@pytest.mark.parametrize("hybrid", [True, False])
+def test_many_orphans_in_the_top_k_still_leave_k_passages(tmp_path: Path, embedder: Embedder,
+                                                          hybrid: bool) -> None:
+    assistant = Assistant(home=tmp_path / "home", settings=Settings(hybrid=hybrid),
+                          embedder=embedder)
+    towns = [{"title": f"Budget of Town{n}", "source": "Wire", "published_at": "2024-01-02",
+              "body": f"The council of Town{n} approved a budget of {n} million on Monday."}
+             for n in range(12)]
+    assistant.ingest(write_articles(tmp_path / "src", "a.jsonl", towns))
+    question = "Which council approved a budget on Monday?"
+    orphaned = {p.doc_id for p in assistant.retrieve(question, k=7)}
+    # An interrupted re-ingest: their entries name other versions; their chunks are orphans.
+    assistant.store.commit_documents([(assistant.document(d), "another-version", "", 1)
+                                      for d in orphaned])
+    after = assistant.retrieve(question, k=5)
+    assert len(after) == 5 and not orphaned & {p.doc_id for p in after}
+
+
 def test_stale_saved_index_is_rebuilt_on_load(tmp_path: Path, embedder: Embedder) -> None:
     home = tmp_path / "home"
     assistant = Assistant(home=home, embedder=embedder)
@@ -324,6 +342,22 @@ def test_stale_saved_index_is_rebuilt_on_load(tmp_path: Path, embedder: Embedder
     assert rank_of(passages, "$26.3 billion") == 1
     reloaded = SideIndex.load(home / "bm25")
     assert reloaded is not None and len(reloaded) == 3
+
+
+@pytest.mark.parametrize("damage", [b"", b"PK\x03\x04 cut short", b"not a zip at all"])
+def test_damaged_saved_index_is_rebuilt_not_fatal(tmp_path: Path, embedder: Embedder,
+                                                  damage: bytes) -> None:
+    home = tmp_path / "home"
+    assistant = Assistant(home=home, embedder=embedder)
+    assistant.ingest(write_articles(tmp_path / "src", "a.jsonl", ARTICLES[4:5]))
+    HybridRetriever(assistant.store, assistant.embedder, home / "bm25").refresh()
+    (home / "bm25" / INDEX_FILE).write_bytes(damage)
+
+    fresh = HybridRetriever(assistant.store, assistant.embedder, home / "bm25")
+    assert rank_of(fresh.retrieve("Google $26.3 billion default search engine", 1),
+                   "$26.3 billion") == 1
+    reloaded = SideIndex.load(home / "bm25")
+    assert reloaded is not None and len(reloaded) == 1
 
 
 def test_replacement_with_the_same_chunk_count_is_noticed(tmp_path: Path,
