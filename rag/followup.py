@@ -12,16 +12,22 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rag.config import MAX_QUESTION_CHARS
 from rag.errors import GenerationError
 from rag.schema import Answer, Passage
 
 if TYPE_CHECKING:
     from rag.generation import Generator
 
-# Words that make a question lean on the previous turn.
+# A question opening like this continues the previous turn.
+_CONTINUATION = re.compile(r"^(and|but|so|also|what about|how about)\b", re.IGNORECASE)
+# Words that lean on something named earlier: the previous turn, unless the question
+# names something itself ("How many Armenians left their homes?").
 _ANAPHORA = re.compile(
-    r"^(and|but|so|also|what about|how about)\b|\b(that|this|these|those|it|its|they|them|"
-    r"their|he|she|him|her|his|there|then|same)\b", re.IGNORECASE)
+    r"\b(that|this|these|those|it|its|they|them|their|he|she|him|her|his|there|then|"
+    r"same)\b", re.IGNORECASE)
+_SENTENCE = re.compile(r"[^.?!]+")
+_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
 def as_messages(history: Sequence[Mapping[str, Any] | Answer]) -> list[dict[str, str]]:
@@ -43,14 +49,34 @@ def previous_passages(history: Sequence[Mapping[str, Any] | Answer]) -> list[Pas
 
 
 def is_follow_up(question: str) -> bool:
-    return len(question.split()) <= 12 and bool(_ANAPHORA.search(question))
+    question = question.strip()
+    if len(question.split()) > 12:
+        return False
+    if _CONTINUATION.search(question):
+        return True
+    return bool(_ANAPHORA.search(question)) and not _names_something(question)
+
+
+def _names_something(question: str) -> bool:
+    """A capitalised word of two letters or more past each sentence's first word."""
+    for sentence in _SENTENCE.findall(question):
+        words = _WORD.findall(sentence)
+        if any(w[0].isupper() and len(w) > 1 for w in words[1:]):
+            return True
+    return False
 
 
 def offline_rewrite(question: str, messages: Sequence[Mapping[str, str]]) -> str:
+    """The follow-up with the previous question appended in brackets, cut to fit the
+    question limit: a previous question may itself be a rewritten follow-up, and a long
+    conversation must not grow past what a question may be."""
     if not is_follow_up(question):
         return question
     previous = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
-    return f"{question} ({previous})" if previous else question
+    room = MAX_QUESTION_CHARS - len(question) - len(" ()")
+    if not previous or room <= 0:
+        return question
+    return f"{question} ({previous[:room].strip()})"
 
 
 def rewrite(question: str, messages: Sequence[Mapping[str, str]],

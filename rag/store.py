@@ -496,11 +496,14 @@ class Store:
         return [(i, float(d)) for i, d in zip(result["ids"][0], result["distances"][0],
                                                strict=True)]
 
-    def get_chunks(self, ids: Sequence[str]) -> list[StoredChunk]:
+    def get_chunks(self, ids: Sequence[str], where: dict[str, Any] | None = None
+                   ) -> list[StoredChunk]:
+        """The chunks among `ids` that exist (and match `where`), in the order asked."""
         if not ids:
             return []
         with _reading("reading chunks"):
-            result = self.chunks.get(ids=list(ids), include=["documents", "metadatas"])
+            result = self.chunks.get(ids=list(ids), where=where or None,
+                                     include=["documents", "metadatas"])
         found = {i: stored_chunk(i, t, 0.0, m) for i, t, m in zip(
             result["ids"], result["documents"], result["metadatas"], strict=True)}
         return [chunk for chunk in map(found.get, ids) if chunk is not None]
