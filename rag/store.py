@@ -88,7 +88,7 @@ HTTP_CONNECT_TIMEOUT = 10.0
 
 
 @contextlib.contextmanager
-def _reading(what: str) -> Iterator[None]:
+def _chroma_errors(what: str) -> Iterator[None]:
     """Chroma's own exceptions (an unreachable server, a damaged file) as a `StoreError`,
     which callers catch like every other error rag raises on purpose."""
     try:
@@ -238,6 +238,17 @@ class Store:
         except OSError:
             return ""
 
+    @contextlib.contextmanager
+    def _writing(self, what: str) -> Iterator[None]:
+        """One write: under the write lock, Chroma's failures as `StoreError`, and the
+        generation bumped even after a failure, since a part of it may have landed."""
+        with self._write_lock:
+            try:
+                with _chroma_errors(what):
+                    yield
+            finally:
+                self._bump_generation()
+
     def _bump_generation(self) -> None:
         """Call with the write lock held, after a write."""
         if self._generation_file is None:
@@ -285,7 +296,7 @@ class Store:
         ids = sorted(set(doc_ids))
         if not ids:
             return {}
-        with _reading("reading document versions"):
+        with _chroma_errors("reading document versions"):
             result = self.documents.get(ids=ids, include=["metadatas"])
         return {i: str(m["content_hash"]) for i, m in zip(result["ids"], result["metadatas"],
                                                           strict=True)}
@@ -295,18 +306,18 @@ class Store:
         return [i for ids, _ in self._pages(self.chunks, include=[]) for i in ids]
 
     def document_count(self) -> int:
-        with _reading("counting documents"):
+        with _chroma_errors("counting documents"):
             return int(self.documents.count())
 
     def chunk_count(self) -> int:
-        with _reading("counting chunks"):
+        with _chroma_errors("counting chunks"):
             return int(self.chunks.count())
 
     # -- writes -------------------------------------------------------------
 
     def put_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray,
                    metadatas: Sequence[dict[str, Any]]) -> None:
-        with self._write_lock:
+        with self._writing("writing chunks"):
             for begin in range(0, len(chunks), self._batch):
                 part = slice(begin, begin + self._batch)
                 self.chunks.upsert(
@@ -315,7 +326,6 @@ class Store:
                     metadatas=[{**meta, CHUNK_TEXT: c.text}
                                for c, meta in zip(chunks[part], metadatas[part], strict=True)],
                 )
-            self._bump_generation()
 
     def commit_documents(self, entries: Sequence[tuple[Document, str, str, int]]) -> None:
         """Write (document, content hash, root, chunk count) entries. Each entry is the
@@ -332,13 +342,12 @@ class Store:
             ids.append(document.doc_id)
             texts.append(document.text)
             metadatas.append(meta)
-        with self._write_lock:
+        with self._writing("writing document entries"):
             for begin in range(0, len(ids), self._batch):
                 part = slice(begin, begin + self._batch)
                 # Chroma needs a vector per record; the documents collection is never searched.
                 self.documents.upsert(ids=ids[part], embeddings=[[1.0]] * len(ids[part]),
                                       documents=texts[part], metadatas=metadatas[part])
-            self._bump_generation()
 
     def delete_chunks_except(self, keep: Mapping[str, Collection[str]]) -> int:
         """Delete every chunk of the documents in `keep` whose id is not listed for its
@@ -348,7 +357,8 @@ class Store:
         stale: list[str] = []
         for begin in range(0, len(doc_ids), 500):
             where = {"doc_id": {"$in": doc_ids[begin : begin + 500]}}
-            stored = self.chunks.get(where=where, include=[])["ids"]
+            with _chroma_errors("listing a document's chunks"):
+                stored = self.chunks.get(where=where, include=[])["ids"]
             # Chunk ids start with their document id, so one set serves every document.
             stale += [i for i in stored if i not in wanted]
         if stale:
@@ -356,10 +366,9 @@ class Store:
         return len(stale)
 
     def _delete_chunk_ids(self, ids: Sequence[str]) -> None:
-        with self._write_lock:
+        with self._writing("deleting chunks"):
             for begin in range(0, len(ids), self._batch):
                 self.chunks.delete(ids=list(ids[begin : begin + self._batch]))
-            self._bump_generation()
 
     def remove_document(self, doc_id: str) -> None:
         self.remove_documents([doc_id])
@@ -367,12 +376,11 @@ class Store:
     def remove_documents(self, doc_ids: Sequence[str]) -> None:
         # Entries first: once they are gone the chunks are orphans nobody reads.
         ids = list(doc_ids)
-        with self._write_lock:
+        with self._writing("removing documents"):
             for begin in range(0, len(ids), 500):
                 part = ids[begin : begin + 500]
                 self.documents.delete(ids=part)
                 self.chunks.delete(where={"doc_id": {"$in": part}})
-            self._bump_generation()
 
     def sweep_orphans(self, *, force: bool = False,
                       manifest: dict[str, ManifestEntry] | None = None) -> int:
@@ -396,12 +404,11 @@ class Store:
         return len(orphans)
 
     def reset(self) -> None:
-        with self._write_lock:
+        with self._writing("emptying the store"):
             for collection in (self.chunks, self.documents):
                 ids = [i for page, _ in self._pages(collection, include=[]) for i in page]
                 for begin in range(0, len(ids), self._batch):
                     collection.delete(ids=ids[begin : begin + self._batch])
-            self._bump_generation()
 
     # -- reads --------------------------------------------------------------
 
@@ -438,7 +445,7 @@ class Store:
             )
 
     def document(self, doc_id: str) -> Document:
-        with _reading("reading a document"):
+        with _chroma_errors("reading a document"):
             result = self.documents.get(ids=[doc_id], include=["metadatas", "documents"])
         if not result["ids"]:
             raise DocumentNotFoundError(f"no document with id {doc_id!r}")
@@ -501,7 +508,7 @@ class Store:
         """The chunks among `ids` that exist (and match `where`), in the order asked."""
         if not ids:
             return []
-        with _reading("reading chunks"):
+        with _chroma_errors("reading chunks"):
             result = self.chunks.get(ids=list(ids), where=where or None,
                                      include=["documents", "metadatas"])
         found = {i: stored_chunk(i, t, 0.0, m) for i, t, m in zip(
@@ -519,7 +526,7 @@ class Store:
     def _pages_by_id(self, collection: Any, ids: Sequence[str], *, include: list[str],
                      page: int = 500) -> Iterable[Any]:
         for begin in range(0, len(ids), page):
-            with _reading("reading the store"):
+            with _chroma_errors("reading the store"):
                 result = collection.get(ids=list(ids[begin : begin + page]), include=include)
             if result["ids"]:
                 yield (result["ids"], *(result[name] for name in include))
@@ -529,7 +536,7 @@ class Store:
         offset = 0
         page = 5000
         while True:
-            with _reading("reading the store"):
+            with _chroma_errors("reading the store"):
                 result = collection.get(include=include, limit=page, offset=offset,
                                         where=where)
             ids = result["ids"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from rag import (
     IngestLockedError,
     InvalidArgumentError,
     InvalidQuestionError,
+    StoreError,
 )
 from rag.ingest import writer_lock
 from tests.conftest import SEED
@@ -169,3 +171,32 @@ def test_document_listing_is_read_once_per_change(make_assistant, tmp_path: Path
     assistant.delete(next(d["doc_id"] for d in assistant.documents() if d["title"] == "First"))
     assert [d["title"] for d in assistant.documents()] == ["Second"]
     assert len(reads) == 3
+
+
+class _ReadOnlyCollection:
+    """A collection whose writes fail as Chroma's on a read-only database do."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def delete(self, *args: object, **kwargs: object) -> None:
+        raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    upsert = delete
+
+
+def test_a_failing_chroma_write_is_a_store_error_and_loses_nothing(make_assistant) -> None:
+    assistant = make_assistant()
+    assistant.ingest(SEED)
+    (row,) = assistant.documents()
+    assistant.store.documents = _ReadOnlyCollection(assistant.store.documents)
+    with pytest.raises(StoreError, match="removing documents failed: OperationalError"):
+        assistant.delete(row["doc_id"])
+    assistant.store.chunks = _ReadOnlyCollection(assistant.store.chunks)
+    with pytest.raises(StoreError, match="emptying the store failed"):
+        assistant.store.reset()
+    assert assistant.document(row["doc_id"]).text == SEED.read_text(encoding="utf-8")
+    assert not assistant.ask("Why did the peacekeepers leave?").refused
