@@ -82,6 +82,12 @@ OPEN_LOCK_FILE = "store.open.lock"
 # for the perf bench's 338 chunks), for a full-text index nothing here uses. Stores
 # written before hold it as the document; reads take either (`stored_chunk`).
 CHUNK_TEXT = "text"
+# When a chunk was written (Unix seconds). Chunks land before their document's entry
+# commits them; on a Chroma server, writers with other data directories hold no lock of
+# ours, so an orphan younger than ORPHAN_GRACE_S may be another worker's ingest in
+# progress, and the sweep leaves it for a later one (readers ignore orphans meanwhile).
+WRITTEN_AT = "written_at"
+ORPHAN_GRACE_S = 15 * 60
 # Seconds. A batch upsert of a few thousand chunks takes a few seconds on a busy server.
 HTTP_TIMEOUT = 120.0
 HTTP_CONNECT_TIMEOUT = 10.0
@@ -317,13 +323,14 @@ class Store:
 
     def put_chunks(self, chunks: Sequence[Chunk], vectors: np.ndarray,
                    metadatas: Sequence[dict[str, Any]]) -> None:
+        written = int(time.time())
         with self._writing("writing chunks"):
             for begin in range(0, len(chunks), self._batch):
                 part = slice(begin, begin + self._batch)
                 self.chunks.upsert(
                     ids=[c.chunk_id for c in chunks[part]],
                     embeddings=vectors[part],
-                    metadatas=[{**meta, CHUNK_TEXT: c.text}
+                    metadatas=[{**meta, CHUNK_TEXT: c.text, WRITTEN_AT: written}
                                for c, meta in zip(chunks[part], metadatas[part], strict=True)],
                 )
 
@@ -385,6 +392,7 @@ class Store:
     def sweep_orphans(self, *, force: bool = False,
                       manifest: dict[str, ManifestEntry] | None = None) -> int:
         """Delete chunks that belong to no committed document version; returns how many.
+        On a Chroma server, only those written more than `ORPHAN_GRACE_S` ago.
 
         Unless forced, the scan of every chunk's metadata is skipped when the collection
         holds exactly the chunks the manifest lists, which is the case after any ingest
@@ -393,11 +401,14 @@ class Store:
         if not force and self.chunk_count() == sum(e.chunks for e in manifest.values()):
             return 0
         live = {e.doc_id: e.content_hash for e in manifest.values()}
+        # Chunks written before this bound are old enough to be nobody's ingest in progress.
+        settled = time.time() - ORPHAN_GRACE_S if self.settings.chroma_url else float("inf")
         orphans = [
             chunk_id
             for ids, metadatas in self._pages(self.chunks, include=["metadatas"])
             for chunk_id, meta in zip(ids, metadatas, strict=True)
             if live.get(str(meta.get("doc_id"))) != meta.get("content_hash")
+            and float(meta.get(WRITTEN_AT, 0)) < settled
         ]
         if orphans:
             self._delete_chunk_ids(orphans)

@@ -22,8 +22,11 @@ from typing import IO
 import pytest
 
 from rag import Assistant, ConsistencyError, IngestLockedError, Settings, StoreError
+from rag.chunking import chunk_document
 from rag.embeddings import MiniLMEmbedder
 from rag.ingest import writer_lock
+from rag.schema import Document
+from rag.store import ORPHAN_GRACE_S, WRITTEN_AT, chunk_metadata
 from tests import chaos
 from tests.conftest import SEED
 
@@ -202,6 +205,29 @@ def test_the_writer_lock_is_per_data_directory(remote: Callable[..., Assistant],
     other = remote(tmp_path / "elsewhere")
     with writer_lock(assistant.settings.home):
         assert other.ingest(SEED).indexed == 1
+
+
+def test_another_workers_ingest_in_progress_is_not_swept(remote: Callable[..., Assistant],
+                                                         tmp_path: Path) -> None:
+    """Worker A has written a document's chunks but not yet its entry (the commit) when
+    worker B, with another data directory and so another writer lock, starts an ingest."""
+    a, b = remote(tmp_path / "worker-a"), remote(tmp_path / "worker-b")
+    document = Document(doc_id="in-progress", text="Alpha writes this article right now.")
+    chunks, _ = chunk_document(document, a.embedder, doc_hash="h1")
+    a.store.put_chunks(chunks, a.embedder.embed([c.text for c in chunks]),
+                       [chunk_metadata(document, c, content_hash="h1", sentences=[])
+                        for c in chunks])
+    b.ingest(SEED)
+    ids = {c.chunk_id for c in chunks}
+    assert ids <= {c.chunk_id for c in a.store.all_chunks()}
+    # The same chunks, as if written before the grace period: a crashed worker's orphans.
+    stored = a.store.chunks.get(ids=sorted(ids), include=["metadatas", "embeddings"])
+    a.store.chunks.upsert(
+        ids=stored["ids"], embeddings=stored["embeddings"],
+        metadatas=[{**m, WRITTEN_AT: int(time.time()) - ORPHAN_GRACE_S - 60}
+                   for m in stored["metadatas"]])
+    assert b.store.sweep_orphans(force=True) == len(ids)
+    assert not ids & {c.chunk_id for c in a.store.all_chunks()}
 
 
 def test_unreachable_server_is_a_store_error() -> None:
