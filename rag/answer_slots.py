@@ -30,12 +30,15 @@ Each rule reads surface text: it can miss a filler phrased in a way it does not 
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
 from rag.support import IRREGULAR_PAST
 
-_TOKEN = re.compile(r"[A-Za-z][A-Za-z'’\-.]*[A-Za-z]|[A-Za-z]|\d[\d,.]*\d|\d|[$€£₽%]")
+# A letter of any script: "Jürgen", "Łukasz" and "Yılmaz" are names too.
+_LETTER = r"[^\W\d_]"
+_TOKEN = re.compile(rf"{_LETTER}(?:{_LETTER}|['’\-.])*{_LETTER}|{_LETTER}|\d[\d,.]*\d|\d|[$€£₽%]")
 _AUXILIARIES = frozenset(
     "is are was were do does did has have had can could will would should may might must "
     "shall".split())
@@ -157,7 +160,9 @@ NOT_NAMES = frozenset(
     "is are was were did does do has have had can could will would should beyond after "
     "before during since until while if though although however meanwhile also frankly "
     "according citing commenting official between tell explain describe name list besides "
-    "apart aside other except given despite following amid under".split())
+    "apart aside other except given despite following amid under please kindly thanks thank "
+    "summarize summarise give show find identify provide outline clarify specify remind "
+    "help".split())
 # In a sentence a month or a weekday is a date, not a name; in a question it is a key the
 # passages must mention.
 _NOT_NAMES = NOT_NAMES | frozenset(_MONTHS) | frozenset(
@@ -171,8 +176,10 @@ _FUTURE_SENTENCE = re.compile(
     r"\b(?:will|would|shall|expected|expects|expect|scheduled|due to|plans?|planned|planning|"
     r"set to|slated|intends?|intended|next|upcoming|coming|by the end of|later this)\b",
     re.IGNORECASE)
+# The words after a preposition, read without consuming them so that the next preposition
+# ("from Örebro to Malmö") is found too; the place is their capitalised run (`_places`).
 _LOCATIVE = re.compile(r"\b(?:in|at|from|to|into|near|outside|inside|across|toward|towards)\s+"
-                       r"(?:the\s+)?(?P<place>[A-Z][\w’'\-]*(?:\s+[A-Z][\w’'\-]*)*)")
+                       rf"(?:the\s+)?(?=(?P<words>{_LETTER}[\w’'\-]*(?:\s+{_LETTER}[\w’'\-]*)*))")
 
 
 # Other names news uses for a country: its capital or seat of government. A question
@@ -461,7 +468,7 @@ def _fillers(slot: Slot, sentence: str) -> list[str] | None:
     elif slot.kind == "name":
         found = _names(sentence)
     elif slot.kind == "place":
-        found = [m.group("place") for m in _LOCATIVE.finditer(sentence)]
+        found = _places(sentence)
     else:
         return None
     novel = [f for f in found if not _given(slot, f)]
@@ -529,6 +536,14 @@ def _counts_thing(sentence: str, start: int, after: str, counted: str) -> bool:
     if re.match(r"\s*of\s+(?:them|those|whom|which)\b", after):
         return _contains(_stems(sentence[:start]), counted)
     return False
+
+
+def _places(sentence: str) -> list[str]:
+    places = []
+    for match in _LOCATIVE.finditer(sentence):
+        run = itertools.takewhile(lambda w: w[0].isupper(), match.group("words").split())
+        places.append(" ".join(run))
+    return [p for p in places if p]
 
 
 def _names(sentence: str) -> list[str]:

@@ -22,6 +22,7 @@ from rag.support import check_support
 _MARKER_GROUP = r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+"
 _MARKERS_AFTER_STOP = re.compile(rf"([.!?][\"”’)]*)({_MARKER_GROUP})")
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
+_MAX_MARKER_DIGITS = 3
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\((?:https?:|mailto:|data:|javascript:)[^)]*\)", re.I)
 _URL = re.compile(r"\b(?:https?|ftp)://\S+", re.I)
@@ -58,6 +59,10 @@ def parse_markers(answer: str, source_count: int) -> list[DraftSentence]:
         markers: list[int] = []
         for group in _MARKER.findall(raw):
             for number in re.split(r"\s*,\s*", group):
+                # No prompt holds a thousand sources, and int() refuses a number of over
+                # 4,300 digits: a longer run of digits is no source's number.
+                if len(number) > _MAX_MARKER_DIGITS:
+                    continue
                 value = int(number)
                 if 1 <= value <= source_count and value not in markers:
                     markers.append(value)

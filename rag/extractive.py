@@ -51,6 +51,10 @@ STOPWORDS = frozenset(
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 _ALIASES_BY_STEM = {stem(name): aliases for name, aliases in ALIASES.items()}
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d[\d,.]*")
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
+# Footnote markers an article carries ("officials said.[2]"): in an answer they would read
+# as citations of ours that do not exist.
+_FOOTNOTE = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _WHY = re.compile(
     r"\b(?:because|due to|after|following|as a result|in order to|so that|since|to protect|"
     r"blamed|for failing|reason|moot|decision|decided)\b", re.IGNORECASE)
@@ -62,16 +66,29 @@ def content_terms(text: str) -> set[str]:
 
 
 def key_entities(question: str) -> list[tuple[str, str]]:
-    """Names and numbers the question hinges on, as (stem, word): if none of the passages
-    mention one, the sources cannot be about what was asked."""
-    words = _WORD.findall(question)
-    # A question's first word is capitalised whatever it is: it is a name only if it is
-    # not a common word ("Roughly how big…", "Besides Moscow…").
-    if words and (words[0].lower() in STOPWORDS or words[0].lower().endswith("ly")):
-        words = words[1:]
-    keys = [w.rstrip(".,") for w in words
-            if (w[0].isupper() and w.lower() not in NOT_NAMES) or w[0].isdigit()]
-    return [(stem(w), w) for w in keys]
+    """Names and numbers the question hinges on, as (stem, word), a number's stem without
+    thousands separators: if none of the passages mention one, the sources cannot be about
+    what was asked."""
+    keys = []
+    for sentence in _SENTENCE_BREAK.split(question):
+        words = _WORD.findall(sentence)
+        # A sentence's first word is capitalised whatever it is: it is a name only if it
+        # is not a common word ("Roughly how big…", "Besides Moscow…", "… Just curious.").
+        if words and (words[0].lower() in STOPWORDS or words[0].lower().endswith("ly")):
+            words = words[1:]
+        keys += [w.rstrip(".,") for w in words
+                 if (w[0].isupper() and w.lower() not in NOT_NAMES) or w[0].isdigit()]
+    return [(_key_form(w), w) for w in keys]
+
+
+def shown_quote(quote: str) -> str:
+    """A quote as the answer text shows it; the citation keeps it verbatim."""
+    return _FOOTNOTE.sub("", quote).strip()
+
+
+def _key_form(word: str) -> str:
+    # "2000" in a question is the article's "2,000" (only numbers hold commas here).
+    return stem(word).replace(",", "")
 
 
 class Extraction(NamedTuple):
@@ -181,7 +198,7 @@ class ExtractiveAnswerer:
                 quote=sentence.text, title=passage.title, source=passage.source,
                 published_at=passage.published_at, url=passage.url,
             ))
-            parts.append(f"{sentence.text} [{marker}]")
+            parts.append(f"{shown_quote(sentence.text)} [{marker}]")
         return Extraction(" ".join(parts), citations, False, None)
 
     def answerability(self, question: str, sentence: ScoredSentence) -> float:
@@ -194,7 +211,7 @@ class ExtractiveAnswerer:
             return None
         seen = set()
         for passage in passages:
-            seen |= {stem(w.rstrip(".,")) for w in _WORD.findall(passage.text)}
+            seen |= {_key_form(w.rstrip(".,")) for w in _WORD.findall(passage.text)}
             seen |= content_terms(f"{passage.title} {passage.source}")
         for key, word in keys:
             if not _mentioned(key, seen) and not any(
@@ -223,9 +240,10 @@ def _mentioned(key: str, seen: set[str]) -> bool:
 
 
 def _prefix_match(key: str, seen: set[str]) -> bool:
-    # "Azerbaijani" and "Azerbaijan", "Armenians" and "Armenia" name the same thing.
-    return len(key) >= 5 and any(w.startswith(key[:5]) and abs(len(w) - len(key)) <= 3
-                                 for w in seen)
+    # "Azerbaijani" and "Azerbaijan", "Armenians" and "Armenia" name the same thing;
+    # 100000 and 1000000 do not.
+    return len(key) >= 5 and not key[0].isdigit() and any(
+        w.startswith(key[:5]) and abs(len(w) - len(key)) <= 3 for w in seen)
 
 
 def _overlaps(a: ScoredSentence, b: ScoredSentence, passages: Sequence[Passage]) -> bool:

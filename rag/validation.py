@@ -18,7 +18,9 @@ def validate_question(question: object) -> str:
             f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
         )
     for char in question:
-        if char in "\t\n\r":
+        # Zero-width non-joiner and joiner are spelling: Persian writes words with the
+        # first, emoji sequences (👩‍💻) are joined with the second.
+        if char in "\t\n\r\u200c\u200d":
             continue
         if unicodedata.category(char) in {"Cc", "Cf"}:
             raise InvalidQuestionError(

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from rag import Answer, Assistant, InvalidQuestionError
-from rag.extractive import REFUSAL
+from rag.extractive import REFUSAL, shown_quote
 from rag.loaders import INVISIBLE_CHARS, load_file
 from tests.conftest import REPO, SEED
 from tests.test_core import assert_citations_exact as assert_exact
@@ -50,7 +50,7 @@ def own_words(answer: Answer) -> str:
     in its own voice."""
     text = answer.text
     for citation in answer.citations:
-        text = text.replace(f"{citation.quote} [{citation.marker}]", "", 1)
+        text = text.replace(f"{shown_quote(citation.quote)} [{citation.marker}]", "", 1)
     return text.strip()
 
 
