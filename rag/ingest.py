@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -91,12 +92,17 @@ class Ingestor:
         for entry in manifest.values():
             by_path.setdefault(entry.path, []).append(entry)
         root = str(path.resolve())
-        files = list(iter_files(path))
+        unreadable: list[str] = []
+        files = list(iter_files(path, on_error=lambda exc: _unreadable(exc, unreadable, report)))
         present_paths: set[str] = set()
         # Which file holds each document id this run: a document is never removed once a
         # file has claimed it, and two files cannot silently overwrite one another.
         claimed: dict[str, str] = {}
-        vanished: set[str] = set()
+        # Records that vanished from a JSON/JSONL file, by file: only removed once that
+        # file's new version is stored.
+        dropped_from: dict[str, set[str]] = {}
+        dropped: set[str] = set()
+        failed_to_load: list[Path] = []
         batch = _Batch()
         for number, file in enumerate(files, start=1):
             if progress:
@@ -110,27 +116,28 @@ class Ingestor:
                 work, unchanged = self._plan(documents, manifest, root)
             except LoaderError as exc:
                 report.failed.append((str(file), str(exc)))
+                failed_to_load.append(file)
                 continue
             except Exception as exc:  # one file's failure must not stop the others
                 report.failed.append((str(file), f"could not be read: {_describe(exc)}"))
+                failed_to_load.append(file)
                 continue
             report.unchanged.extend(unchanged)
-            # Records that vanished from a JSON/JSONL file since its last ingest.
             ids_in_file = {d.doc_id for d in documents}
-            for entry in by_path.get(resolved, []):
-                if entry.doc_id not in ids_in_file:
-                    vanished.add(entry.doc_id)
+            dropped_from[str(file)] = {entry.doc_id for entry in by_path.get(resolved, [])
+                                       if entry.doc_id not in ids_in_file}
             batch.files.append((str(file), work))
             batch.chunk_count += sum(len(p.chunks) for p in work)
             if batch.chunk_count >= BATCH_CHUNKS:
-                self._flush(batch, report)
-        self._flush(batch, report)
+                for label in self._flush(batch, report):
+                    dropped |= dropped_from.pop(label)
+        for label in self._flush(batch, report):
+            dropped |= dropped_from.pop(label)
+        # A dropped record may have moved to a file that failed to load, or into a folder
+        # that could not be read: it stays until that file is read.
+        vanished = set() if unreadable else self._not_held(dropped, failed_to_load)
         if path.is_dir():
-            for entry in manifest.values():
-                if entry.path not in present_paths and (
-                    entry.root == root or _is_under(entry.path, root)
-                ):
-                    vanished.add(entry.doc_id)
+            vanished |= _swept(manifest, root, present_paths, unreadable)
         # Removals come last, after every new version is committed, so a record that
         # moved to another file is never absent from the index at any moment.
         gone = sorted(vanished - claimed.keys())
@@ -141,6 +148,18 @@ class Ingestor:
             progress(len(files), len(files), "")
         report.seconds = time.perf_counter() - started
         return report
+
+    def _not_held(self, dropped: set[str], failed_to_load: list[Path]) -> set[str]:
+        """The dropped records that none of the files that failed to load may hold. Only a
+        record with a url keeps its id in another file, so only its url can be there."""
+        if not dropped or not failed_to_load:
+            return dropped
+        texts = [_raw_text(file, self.max_file_bytes) for file in failed_to_load]
+        if None in texts:
+            return set()
+        urls = {doc_id: self.store.document(doc_id).url for doc_id in dropped}
+        return {doc_id for doc_id, url in urls.items()
+                if not url or not any(_mentions(text, url) for text in texts if text)}
 
     def _plan(self, documents: list[Document], manifest: dict[str, ManifestEntry], root: str
               ) -> tuple[list[_Pending], list[str]]:
@@ -166,23 +185,26 @@ class Ingestor:
             raise LoaderError("no text to index")
         return _Pending(document, digest, root, chunks, sentences, replaces)
 
-    def _flush(self, batch: _Batch, report: IngestReport) -> None:
+    def _flush(self, batch: _Batch, report: IngestReport) -> list[str]:
         """Embed a batch of files' chunks together (fewer, fuller model calls), then store
         them all in three writes: chunks, document entries (the commit), stale chunks out.
-        One disk-synced write per document would cost more than the embedding."""
+        One disk-synced write per document would cost more than the embedding. Returns
+        the files now indexed at their new version."""
         if not batch.files:
-            return
+            return []
         pending = [p for _, work in batch.files for p in work]
         try:
             sentences = self._embed(pending)
         except Exception as exc:
+            indexed: list[str] = []
             for label, work in batch.files:
                 if work:
                     report.failed.append((label, f"could not be embedded: {_describe(exc)}"))
                 else:  # nothing of it needed embedding: it is indexed as it was
                     report.indexed += 1
+                    indexed.append(label)
             batch.clear()
-            return
+            return indexed
         stored: list[tuple[str, list[_Pending]]] = []
         try:
             self._store(pending)
@@ -205,6 +227,7 @@ class Ingestor:
             kept = {c.chunk_id for _, work in stored for item in work for c in item.chunks}
             self.sentence_sink({i: v for i, v in sentences.items() if i in kept})
         batch.clear()
+        return [label for label, _ in stored]
 
     def _embed(self, pending: list[_Pending]) -> dict[str, np.ndarray]:
         """Set each document's chunk vectors; with a sentence sink, also return each chunk's
@@ -314,6 +337,50 @@ def _claim(documents: list[Document], file: Path, claimed: dict[str, str]) -> No
             )
     for document in documents:
         claimed[document.doc_id] = str(file)
+
+
+def _unreadable(exc: OSError, folders: list[str], report: IngestReport) -> None:
+    folder = _resolved(Path(exc.filename))
+    folders.append(folder)
+    report.seen += 1
+    report.failed.append((folder, f"folder could not be read ({exc.strerror or exc}); "
+                                  "its documents are kept as they were"))
+
+
+def _swept(manifest: dict[str, ManifestEntry], root: str, present_paths: set[str],
+           unreadable: list[str]) -> set[str]:
+    """The documents whose file is gone from the folder at `root`: not listed by this
+    walk although it could have been, and no longer on disk."""
+    return {entry.doc_id for entry in manifest.values()
+            if entry.path not in present_paths
+            and (entry.root == root or _is_under(entry.path, root))
+            and _listable(entry.path, root, unreadable)
+            and not os.path.exists(entry.path)}
+
+
+def _listable(path: str, root: str, unreadable: list[str]) -> bool:
+    if not _is_under(path, root):
+        return True  # a file outside reached through a link: only its absence tells
+    # Hidden paths (an upload area, drafts ingested on their own) are never walked.
+    hidden = any(part.startswith(".") for part in Path(path).relative_to(root).parts)
+    return not hidden and not any(path == folder or _is_under(path, folder)
+                                  for folder in unreadable)
+
+
+def _raw_text(file: Path, max_bytes: int) -> str | None:
+    """A file's text as it is, broken or not; None if it cannot be read whole."""
+    try:
+        with file.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError:
+        return None
+    return data.decode("utf-8", errors="replace") if len(data) <= max_bytes else None
+
+
+def _mentions(text: str, url: str) -> bool:
+    # JSON may escape a url's non-ASCII characters, and its slashes.
+    escaped = json.dumps(url)[1:-1]
+    return any(form in text for form in (url, escaped, escaped.replace("/", "\\/")))
 
 
 def _resolved(file: Path) -> str:

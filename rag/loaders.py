@@ -12,11 +12,12 @@ from __future__ import annotations
 import codecs
 import hashlib
 import json
+import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rag.errors import LoaderError
 from rag.schema import ARTICLE_FIELDS, Document
@@ -36,18 +37,24 @@ INVISIBLE_CHARS = re.compile(
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
+# Far longer than any real title or byline; the longest are never metadata.
+FRONT_MATTER_FIELD_CHARS = 2_000
 
-def iter_files(path: Path) -> Iterator[Path]:
-    """The supported files at `path` (a file, or a folder walked recursively), sorted."""
+
+def iter_files(path: Path, on_error: Callable[[OSError], None] | None = None
+               ) -> Iterator[Path]:
+    """The supported files at `path` (a file, or a folder walked recursively), sorted,
+    hidden files and folders left out. A folder that cannot be listed is skipped and
+    passed to `on_error`: its files are unknown, not gone."""
     if path.is_file():
         yield path
         return
-    for candidate in sorted(path.rglob("*")):
-        relative = candidate.relative_to(path)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        if candidate.is_file() and candidate.suffix.lower() in SUPPORTED_SUFFIXES:
-            yield candidate
+    found: list[Path] = []
+    for folder, subfolders, names in os.walk(path, onerror=on_error):
+        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
+        found.extend(Path(folder, name) for name in names if not name.startswith(".")
+                     and Path(name).suffix.lower() in SUPPORTED_SUFFIXES)
+    yield from sorted(candidate for candidate in found if candidate.is_file())
 
 
 def doc_id_for(key: str) -> str:
@@ -169,17 +176,32 @@ def _markdown(text: str, path: Path, key: str) -> Document:
     match = _FRONT_MATTER.match(text)
     if not match:
         return _document(text, path, key, {})
+    meta = _front_matter(match.group(1))
+    if "date" in meta and "published_at" not in meta:
+        meta["published_at"] = meta["date"]
+    fields = {name: _meta_str(meta.get(name))[:FRONT_MATTER_FIELD_CHARS]
+              for name in ARTICLE_FIELDS}
+    return _document(text[match.end() :], path, key, fields)
+
+
+def _front_matter(source: str) -> dict[Any, Any]:
     import yaml
 
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        # Each alias repeats its anchor's whole value, and nested ones multiply: a few
+        # hundred bytes expand to gigabytes ("billion laughs"). Articles never need them.
+        if any(isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None)
+               for event in yaml.parse(source, Loader=yaml.SafeLoader)):
+            raise LoaderError("YAML front matter uses anchors or aliases (& or *), "
+                              "which are not allowed")
+        meta = yaml.safe_load(source) or {}
     except yaml.YAMLError as exc:
         raise LoaderError(f"invalid YAML front matter: {exc.__class__.__name__}") from exc
+    except ValueError as exc:  # a well-formed but impossible value, e.g. date: 2024-13-45
+        raise LoaderError(f"invalid value in YAML front matter: {exc}") from exc
     if not isinstance(meta, dict):
         raise LoaderError("YAML front matter is not a mapping")
-    if "date" in meta and "published_at" not in meta:
-        meta["published_at"] = meta["date"]
-    return _document(text[match.end() :], path, key, meta)
+    return meta
 
 
 def _records(text: str, path: Path, key: str, *, jsonl: bool) -> list[Document]:
@@ -216,9 +238,11 @@ def _records(text: str, path: Path, key: str, *, jsonl: bool) -> list[Document]:
             raise LoaderError(f"{where}: no 'body' or 'text' string")
         # The URL identifies an article wherever it is filed; without one, its place does.
         record_key = str(record.get("url") or f"{key}#{number}")
+        # A repeated url, or one that spells another record's fallback key, must still
+        # give each record an id of its own.
+        while doc_id_for(record_key) in seen_ids:
+            record_key = f"{record_key}#{number}"
         document = _document(body, path, record_key, record)
-        if document.doc_id in seen_ids:
-            document = _document(body, path, f"{record_key}#{number}", record)
         seen_ids.add(document.doc_id)
         documents.append(document)
     if not documents:
@@ -227,13 +251,31 @@ def _records(text: str, path: Path, key: str, *, jsonl: bool) -> list[Document]:
 
 
 class _ReadableText(HTMLParser):
-    _SKIP = frozenset({"script", "style", "noscript", "template", "head", "svg"})
+    _SKIP = frozenset({"script", "style", "noscript", "template", "svg"})
     _BLOCK = frozenset(
         {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "section",
          "article", "blockquote", "pre", "header", "footer", "ul", "ol", "table", "hr"}
     )
     _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
                        "meta", "source", "track", "wbr"})
+    # HTML lets `</head>` be left out: any other element starts the body.
+    _HEAD_CONTENT = frozenset({"title", "base", "link", "meta", "style", "script",
+                               "noscript", "template"})
+    # Elements whose end tag HTML lets authors leave out, and the start tags that close
+    # them: without this, one hidden `<li>` would hide every item after it.
+    _CLOSED_BY: ClassVar[dict[str, frozenset[str]]] = {
+        "li": frozenset({"li"}),
+        "dt": frozenset({"dt", "dd"}),
+        "dd": frozenset({"dt", "dd"}),
+        "option": frozenset({"option", "optgroup"}),
+        "tr": frozenset({"tr"}),
+        "td": frozenset({"td", "th", "tr"}),
+        "th": frozenset({"td", "th", "tr"}),
+        "p": frozenset({"address", "article", "aside", "blockquote", "details", "div", "dl",
+                        "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2",
+                        "h3", "h4", "h5", "h6", "header", "hgroup", "hr", "main", "menu",
+                        "nav", "ol", "p", "pre", "section", "table", "ul"}),
+    }
     # Text a reader of the page never sees is where hidden instructions go; it is not
     # part of the article, so it is not indexed.
     _HIDDEN_STYLE = re.compile(
@@ -245,9 +287,10 @@ class _ReadableText(HTMLParser):
         self.parts: list[str] = []
         self.title_parts: list[str] = []
         self._skip_depth = 0
+        self._in_head = False
         self._in_title = False
-        self._hidden_tag: str | None = None
-        self._hidden_nesting = 0
+        # The elements open inside a hidden one, itself first; empty when none is open.
+        self._hidden: list[str] = []
 
     def _is_hidden(self, attrs: list[tuple[str, str | None]]) -> bool:
         for name, value in attrs:
@@ -260,12 +303,15 @@ class _ReadableText(HTMLParser):
         return False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self._hidden_tag is not None:
-            if tag == self._hidden_tag:
-                self._hidden_nesting += 1
+        while self._hidden and tag in self._CLOSED_BY.get(self._hidden[-1], ()):
+            self._close_hidden(self._hidden[-1])
+        if self._hidden:
+            if tag not in self._VOID:
+                self._hidden.append(tag)
             return
+        self._in_head = tag == "head" or (self._in_head and tag in self._HEAD_CONTENT)
         if tag not in self._VOID and self._is_hidden(attrs):
-            self._hidden_tag, self._hidden_nesting = tag, 1
+            self._hidden.append(tag)
             return
         if tag == "title":
             self._in_title = True
@@ -275,26 +321,32 @@ class _ReadableText(HTMLParser):
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
-        if self._hidden_tag is not None:
-            if tag == self._hidden_tag:
-                self._hidden_nesting -= 1
-                if self._hidden_nesting == 0:
-                    self._hidden_tag = None
-                    self.parts.append("\n")
+        if self._hidden:
+            # An end tag of nothing open inside is stray: a browser ignores it too.
+            if tag in self._hidden:
+                self._close_hidden(tag)
             return
-        if tag == "title":
+        if tag == "head":
+            self._in_head = False
+        elif tag == "title":
             self._in_title = False
         elif tag in self._SKIP:
             self._skip_depth = max(0, self._skip_depth - 1)
         elif tag in self._BLOCK:
             self.parts.append("\n")
 
+    def _close_hidden(self, tag: str) -> None:
+        """Close the innermost open `tag`, and the elements left open inside it."""
+        del self._hidden[len(self._hidden) - self._hidden[::-1].index(tag) - 1 :]
+        if not self._hidden:
+            self.parts.append("\n")
+
     def handle_data(self, data: str) -> None:
-        if self._hidden_tag is not None:
+        if self._hidden:
             return
         if self._in_title:
             self.title_parts.append(data)
-        elif not self._skip_depth:
+        elif not self._skip_depth and not self._in_head:
             self.parts.append(data)
 
 

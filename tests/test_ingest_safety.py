@@ -1,0 +1,160 @@
+"""Nothing already indexed is removed unless its file or record is positively gone: not
+when a file fails, not when a folder cannot be read, not when the walk skips a path.
+And no file, however small, can make the loader blow up or two records share an id."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rag import Assistant
+from rag.errors import LoaderError
+from rag.loaders import FRONT_MATTER_FIELD_CHARS, load_file
+from rag.store import Store
+
+MakeAssistant = Callable[..., Assistant]
+LIMIT = 1 << 20
+
+
+def write_jsonl(path: Path, *records: dict[str, str]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+
+def test_a_file_that_fails_to_store_removes_none_of_its_records(
+        make_assistant: MakeAssistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    write_jsonl(corpus / "r.jsonl", {"body": "Article one."}, {"body": "Article two."})
+    assistant = make_assistant()
+    assistant.ingest(corpus)
+    before = assistant.store.manifest()
+    write_jsonl(corpus / "r.jsonl", {"body": "Article two."})
+
+    def refuse(*_: Any, **__: Any) -> None:
+        raise RuntimeError("chroma write failed")
+
+    monkeypatch.setattr(Store, "put_chunks", refuse)
+    report = assistant.ingest(corpus)
+    assert report.removed == [] and "could not be stored" in report.failed[0][1]
+    assert assistant.store.manifest() == before
+
+
+def test_a_record_moved_to_a_file_that_fails_to_load_is_kept(
+        make_assistant: MakeAssistant, tmp_path: Path) -> None:
+    moving = {"url": "https://n.example/1", "body": "Moving article. Body."}
+    staying = {"url": "https://n.example/2", "body": "Staying article. Body."}
+    leaving = {"url": "https://n.example/3", "body": "Deleted article. Body."}
+    write_jsonl(tmp_path / "x.jsonl", moving, staying, leaving)
+    assistant = make_assistant()
+    assistant.ingest(tmp_path)
+    ids = {d["url"]: d["doc_id"] for d in assistant.documents()}
+    write_jsonl(tmp_path / "x.jsonl", staying)
+    (tmp_path / "y.jsonl").write_text(json.dumps(moving) + "\n{broken\n", encoding="utf-8")
+    report = assistant.ingest(tmp_path)
+    assert report.failed[0][0].endswith("y.jsonl")
+    # The record no failed file holds is still removed.
+    assert report.removed == [ids[leaving["url"]]]
+    assert set(assistant.store.manifest()) == {ids[moving["url"]], ids[staying["url"]]}
+
+
+def test_a_folder_ingest_keeps_documents_under_hidden_paths(
+        make_assistant: MakeAssistant, tmp_path: Path) -> None:
+    (tmp_path / "pub").mkdir()
+    (tmp_path / "pub" / "a.txt").write_text("Public article. Text.", encoding="utf-8")
+    for hidden in (".drafts", ".rag/uploads"):
+        (tmp_path / hidden).mkdir(parents=True)
+        (tmp_path / hidden / "x.md").write_text(f"Kept in {hidden}. Body.", encoding="utf-8")
+    assistant = make_assistant()
+    assistant.ingest(tmp_path / ".drafts")
+    assistant.ingest(tmp_path / ".rag" / "uploads" / "x.md")
+    report = assistant.ingest(tmp_path)
+    assert report.removed == [] and len(report.added) == 1
+    assert assistant.store.document_count() == 3
+
+
+def deny_listing(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Make `folder` fail to list as one without read permission does (tests run as root,
+    which chmod cannot stop)."""
+    scandir = os.scandir
+
+    def denied(path: Any = ".") -> Any:
+        if os.fspath(path) == str(folder):
+            raise PermissionError(13, "Permission denied", str(folder))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", denied)
+
+
+def test_an_unreadable_folder_is_reported_and_its_documents_kept(
+        make_assistant: MakeAssistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "top.txt").write_text("Top article. Text.", encoding="utf-8")
+    (tmp_path / "sub" / "inner.txt").write_text("Inner article. Text.", encoding="utf-8")
+    assistant = make_assistant(home=tmp_path / ".home")
+    assistant.ingest(tmp_path)
+    before = assistant.store.manifest()
+    deny_listing(monkeypatch, tmp_path / "sub")
+    report = assistant.ingest(tmp_path)
+    assert report.removed == [] and len(report.unchanged) == 1
+    assert report.failed == [(str(tmp_path / "sub"), "folder could not be read "
+                              "(Permission denied); its documents are kept as they were")]
+    assert report.indexed + len(report.failed) == report.seen
+    assert assistant.store.manifest() == before
+
+
+def front_matter(tmp_path: Path, yaml: str) -> Path:
+    path = tmp_path / "a.md"
+    path.write_text(f"---\n{yaml}\n---\nBody text.\n", encoding="utf-8")
+    return path
+
+
+def test_front_matter_aliases_are_refused(tmp_path: Path) -> None:
+    # Seven levels of nine aliases each: 265 bytes that would expand to a 25M-char title.
+    lines = ["a: &a [x,x,x,x,x,x,x,x,x]"]
+    lines += [f"{name}: &{name} [{','.join([f'*{previous}'] * 9)}]"
+              for previous, name in zip("abcdef", "bcdefg", strict=True)]
+    with pytest.raises(LoaderError, match="anchors or aliases"):
+        load_file(front_matter(tmp_path, "\n".join([*lines, "title: *g"])), max_bytes=LIMIT)
+    with pytest.raises(LoaderError, match="anchors or aliases"):
+        load_file(front_matter(tmp_path, "title: &t Harbour"), max_bytes=LIMIT)
+
+
+def test_front_matter_fields_are_capped(tmp_path: Path) -> None:
+    (document,) = load_file(front_matter(tmp_path, f"title: {'x' * 5000}\nauthor: A"),
+                            max_bytes=LIMIT)
+    assert document.title == "x" * FRONT_MATTER_FIELD_CHARS and document.author == "A"
+
+
+def test_an_impossible_front_matter_date_is_a_loader_error(tmp_path: Path) -> None:
+    with pytest.raises(LoaderError, match="invalid value in YAML front matter"):
+        load_file(front_matter(tmp_path, "date: 2024-13-45"), max_bytes=LIMIT)
+
+
+def test_records_whose_fallback_id_is_taken_still_get_their_own(tmp_path: Path) -> None:
+    # The third record's url repeats the first's, and its fallback (url#3) is the second's.
+    write_jsonl(tmp_path / "r.jsonl", {"url": "http://a/u", "body": "First. Text."},
+                {"url": "http://a/u#3", "body": "Second. Text."},
+                {"url": "http://a/u", "body": "Third. Text."})
+    documents = load_file(tmp_path / "r.jsonl", max_bytes=LIMIT)
+    assert len({d.doc_id for d in documents}) == 3
+
+
+def html_text(tmp_path: Path, html: str) -> str:
+    (tmp_path / "a.html").write_text(html, encoding="utf-8")
+    return load_file(tmp_path / "a.html", max_bytes=LIMIT)[0].text
+
+
+def test_html_without_an_end_of_head_keeps_its_body(tmp_path: Path) -> None:
+    text = html_text(tmp_path, "<html><head><title>T</title><body><p>Whole article.</p>")
+    assert text == "Whole article."
+
+
+def test_a_hidden_element_without_its_end_tag_hides_only_itself(tmp_path: Path) -> None:
+    text = html_text(tmp_path, "<ul><li>One.<li hidden>Ad<ul><li>Ad too.</ul><li>Three."
+                               "</ul><p>Rest of the article.")
+    assert text == "One.\nThree.\nRest of the article."
