@@ -104,9 +104,10 @@ EVENT_CLASSES: dict[str, EventClass] = {
                     also_reported="dollars dollar euros euro rubles roubles pounds yuan yen",
                     not_reported="pay fund worth"),
     "command": _event(_COMMAND),
-    # Not "lead": "the EU's lead spokesperson" names a rank, not who leads.
+    # Not "lead", neither asked nor reported: "the EU's lead spokesperson" names a rank,
+    # not who leads.
     "leadership": _event("leads leader leaders leadership heads",
-                         also_reported=f"lead led head headed chief chairman chairs {_COMMAND}"),
+                         also_reported=f"led head headed chief chairman chairs {_COMMAND}"),
     "base": _event("headquartered headquarters hq", also_reported="based base"),
     "start": _event("begin began begun start started launch launched commence commenced",
                     also_reported="beginning starts launching"),
@@ -336,9 +337,12 @@ def _kind(low: str, words: list[str]) -> tuple[str, str, str, str, tuple[str, ..
         return "person", "", "", phrase[-1], _role_words(phrase)
     name_of = re.match(r"what (?:is|was|are|were) the (?:(?:official|full|exact) )?names? of\s+"
                        r"(.+?)(?:\s+(?:that|which|who|where|whose|under|in|at|by)\b.*)?\??$",
-                       low)
+                       low) or re.match(
+        # "What is Armenia's foreign minister's name?", "Name Armenia's foreign minister."
+        r"(?:what (?:is|was|are|were) (.+?)['’]s? (?:(?:official|full|exact) )?names?|"
+        r"name (.+?))\s*[?.!]?$", low)
     if name_of:
-        phrase = name_of.group(1).rstrip("?").split()
+        phrase = next(g for g in name_of.groups() if g).rstrip("?").split()
         if phrase and phrase[-1] in ROLE_HEADS:
             return "person", "", "", "", _role_words(phrase)
         # The name of a thing sits next to its kind: "the road known as the Lachin

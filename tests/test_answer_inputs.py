@@ -86,3 +86,25 @@ def test_joiners_are_not_control_characters(question: str) -> None:
 def test_other_control_characters_are_still_refused(char: str) -> None:
     with pytest.raises(InvalidQuestionError):
         validate_question(f"Why did{char} the peacekeepers leave?")
+
+
+@pytest.mark.parametrize("question", [
+    "What is Armenia's foreign minister's name?",
+    "Name Armenia's foreign minister.",
+    "Who leads the EU?",
+    "Who heads the EU?",
+])
+def test_a_role_the_article_never_fills_is_refused(seed_assistant: Assistant,
+                                                   question: str) -> None:
+    # The article names the EU's *lead spokesperson*, a rank, and no foreign minister.
+    assert seed_assistant.ask(question).refused
+
+
+@pytest.mark.parametrize("question", [
+    "What is the EU spokesperson's name?",
+    "Name the EU's lead spokesperson.",
+])
+def test_a_name_asked_for_by_its_role_is_answered(seed_assistant: Assistant,
+                                                  question: str) -> None:
+    answer = seed_assistant.ask(question)
+    assert not answer.refused and "Peter Stano" in answer.text
