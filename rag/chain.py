@@ -79,9 +79,12 @@ class AnswerChain:
         text = sanitise(reply)
         if not text:
             return self._fallback(question, passages, "the LLM reply was empty")
-        if _is_refusal(text):
+        drafts = parse_markers(text, len(passages))
+        # "The sources don't say X, but Y [1]" is an answer with a caveat: its cited
+        # sentences are checked like any others.
+        if _is_refusal(text) and not any(d.markers for d in drafts):
             return self._refusal(question, passages, mode="generative")
-        sentences = cite_and_verify(parse_markers(text, len(passages)), passages, self.embedder)
+        sentences = cite_and_verify(drafts, passages, self.embedder)
         self._require_answers(question, sentences)
         shown, citations = compose(sentences, keep_unsupported=self.settings.keep_unsupported)
         if not any(s.supported for s in sentences):

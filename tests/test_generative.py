@@ -105,6 +105,16 @@ def test_refusal_text_is_a_refusal(generative: Assistant, server: ScriptedOpenAI
     assert answer.citations == [] and answer.passages
 
 
+def test_a_refusal_that_goes_on_to_cite_is_checked_as_an_answer(
+        generative: Assistant, server: ScriptedOpenAI) -> None:
+    server.script(responder=lambda r: "The sources don't say who ordered it. "
+                                      f"{TRUE} [{source_number(server, r, '100,000')}].")
+    answer = generative.ask("Why did the peacekeepers leave?")
+    assert not answer.refused and answer.mode == "generative"
+    assert TRUE in answer.text and "don't say" not in answer.text
+    assert_exact(generative, answer)
+
+
 def test_cut_stream_is_never_a_complete_answer(generative: Assistant,
                                                server: ScriptedOpenAI) -> None:
     server.script(reply=f"{TRUE} [1]. More words follow here.", cut_stream_after=2)
