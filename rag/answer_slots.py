@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from rag.support import IRREGULAR_PAST
 
 # A letter of any script: "Jürgen", "Łukasz" and "Yılmaz" are names too.
-_LETTER = r"[^\W\d_]"
-_TOKEN = re.compile(rf"{_LETTER}(?:{_LETTER}|['’\-.])*{_LETTER}|{_LETTER}|\d[\d,.]*\d|\d|[$€£₽%]")
+LETTER = r"[^\W\d_]"
+_TOKEN = re.compile(rf"{LETTER}(?:{LETTER}|['’\-.])*{LETTER}|{LETTER}|\d[\d,.]*\d|\d|[$€£₽%]")
 _AUXILIARIES = frozenset(
     "is are was were do does did has have had can could will would should may might must "
     "shall".split())
@@ -180,7 +180,7 @@ _FUTURE_SENTENCE = re.compile(
 # The words after a preposition, read without consuming them so that the next preposition
 # ("from Örebro to Malmö") is found too; the place is their capitalised run (`_places`).
 _LOCATIVE = re.compile(r"\b(?:in|at|from|to|into|near|outside|inside|across|toward|towards)\s+"
-                       rf"(?:the\s+)?(?=(?P<words>{_LETTER}[\w’'\-]*(?:\s+{_LETTER}[\w’'\-]*)*))")
+                       rf"(?:the\s+)?(?=(?P<words>{LETTER}[\w’'\-]*(?:\s+{LETTER}[\w’'\-]*)*))")
 
 
 # Other names news uses for a country: its capital or seat of government. A question

@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rag.answer_slots import ALIASES, NOT_NAMES, gaps, read_question, stem
+from rag.answer_slots import ALIASES, LETTER, NOT_NAMES, gaps, read_question, stem
 from rag.embeddings import Embedder
 from rag.prompts import REFUSAL
 from rag.schema import Citation, Passage
@@ -50,7 +50,7 @@ STOPWORDS = frozenset(
 )
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 _ALIASES_BY_STEM = {stem(name): aliases for name, aliases in ALIASES.items()}
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d[\d,.]*")
+_WORD = re.compile(rf"{LETTER}(?:{LETTER}|['’\-])*|\d[\d,.]*")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+")
 # Footnote markers an article carries ("officials said.[2]"): in an answer they would read
 # as citations of ours that do not exist.

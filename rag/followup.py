@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from rag.config import MAX_QUESTION_CHARS
 from rag.errors import GenerationError
+from rag.extractive import key_entities
 from rag.schema import Answer, Passage
 
 if TYPE_CHECKING:
@@ -26,8 +27,6 @@ _CONTINUATION = re.compile(r"^(and|but|so|also|what about|how about)\b", re.IGNO
 _ANAPHORA = re.compile(
     r"\b(that|this|these|those|it|its|they|them|their|he|she|him|her|his|there|then|"
     r"same)\b", re.IGNORECASE)
-_SENTENCE = re.compile(r"[^.?!]+")
-_WORD = re.compile(r"[^\W\d_][\w'’-]*")
 
 
 def as_messages(history: Sequence[Mapping[str, Any] | Answer]) -> list[dict[str, str]]:
@@ -54,16 +53,8 @@ def is_follow_up(question: str) -> bool:
         return False
     if _CONTINUATION.search(question):
         return True
-    return bool(_ANAPHORA.search(question)) and not _names_something(question)
-
-
-def _names_something(question: str) -> bool:
-    """A capitalised word of two letters or more past each sentence's first word."""
-    for sentence in _SENTENCE.findall(question):
-        words = _WORD.findall(sentence)
-        if any(w[0].isupper() and len(w) > 1 for w in words[1:]):
-            return True
-    return False
+    names = [word for _, word in key_entities(question) if not word[0].isdigit()]
+    return bool(_ANAPHORA.search(question)) and not names
 
 
 def offline_rewrite(question: str, messages: Sequence[Mapping[str, str]]) -> str:

@@ -108,3 +108,8 @@ def test_a_name_asked_for_by_its_role_is_answered(seed_assistant: Assistant,
                                                   question: str) -> None:
     answer = seed_assistant.ask(question)
     assert not answer.refused and "Peter Stano" in answer.text
+
+
+def test_a_name_outside_ascii_must_be_in_the_sources(seed_assistant: Assistant) -> None:
+    answer = seed_assistant.ask("Why did the peacekeepers leave Örebro?")
+    assert answer.refused and "Örebro" in (answer.reason or "")
