@@ -135,7 +135,7 @@ class Ingestor:
             dropped |= dropped_from.pop(label)
         # A dropped record may have moved to a file that failed to load, or into a folder
         # that could not be read: it stays until that file is read.
-        vanished = set() if unreadable else self._not_held(dropped, failed_to_load)
+        vanished = set() if unreadable else self._not_held(dropped, failed_to_load, manifest)
         if path.is_dir():
             vanished |= _swept(manifest, root, present_paths, unreadable)
         # Removals come last, after every new version is committed, so a record that
@@ -149,7 +149,8 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _not_held(self, dropped: set[str], failed_to_load: list[Path]) -> set[str]:
+    def _not_held(self, dropped: set[str], failed_to_load: list[Path],
+                  manifest: dict[str, ManifestEntry]) -> set[str]:
         """The dropped records that none of the files that failed to load may hold. Only a
         record with a url keeps its id in another file, so only its url can be there."""
         if not dropped or not failed_to_load:
@@ -157,9 +158,8 @@ class Ingestor:
         texts = [_raw_text(file, self.max_file_bytes) for file in failed_to_load]
         if None in texts:
             return set()
-        urls = {doc_id: self.store.document(doc_id).url for doc_id in dropped}
-        return {doc_id for doc_id, url in urls.items()
-                if not url or not any(_mentions(text, url) for text in texts if text)}
+        return {doc_id for doc_id in dropped if not manifest[doc_id].url
+                or not any(_mentions(text, manifest[doc_id].url) for text in texts if text)}
 
     def _plan(self, documents: list[Document], manifest: dict[str, ManifestEntry], root: str
               ) -> tuple[list[_Pending], list[str]]:

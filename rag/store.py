@@ -52,6 +52,7 @@ class ManifestEntry:
     path: str
     root: str
     chunks: int
+    url: str = ""
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,8 @@ def _forget_cached_client(settings: Settings) -> None:
 
 def _entry(doc_id: str, meta: dict[str, Any]) -> ManifestEntry:
     return ManifestEntry(doc_id, str(meta["content_hash"]), str(meta.get("path", "")),
-                         str(meta.get("root", "")), int(meta.get("chunks", 0)))
+                         str(meta.get("root", "")), int(meta.get("chunks", 0)),
+                         str(meta.get("url") or ""))
 
 
 def make_client(settings: Settings) -> Any:
