@@ -44,8 +44,8 @@ UPLOAD_TYPES = sorted(SUPPORTED_SUFFIXES)
 QUEUE_MAX_SIZE = 64
 CONCURRENCY = 4
 MAX_SLIDER_K = min(MAX_K, 20)
-# Rows of the corpus table (and choices of the delete list): a browser slows to a crawl
-# on tens of thousands; the search box finds the rest.
+# Rows of the corpus table (and choices of the delete list): enough to browse, and a page
+# never carries the whole corpus; the search box finds the rest.
 CORPUS_ROWS = 500
 
 CSS_PATH = Path(__file__).with_name("style.css")
@@ -188,7 +188,7 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
         ]
         return (
             gr.Dataframe(value=rows, label=corpus_label(len(documents), len(matching),
-                                                        len(rows), bool(search))),
+                                                        len(rows), bool((search or "").strip()))),
             gr.Dropdown(choices=delete_choices, value=None),
             gr.Dropdown(choices=names, value=kept),
         )
