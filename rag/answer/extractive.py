@@ -1,0 +1,93 @@
+"""The offline answerer: quote the retrieved sentences that answer the question, cite
+them by exact span, or refuse.
+
+The answer leads with the sentence the selector (`rag.answer.selector`) finds most
+likely to answer; a second is kept only when it answers too and adds a fact (it is not the
+same sentence again from another copy, nor a near-paraphrase of the first). Under the
+refusal threshold, chosen on development data (`rag/verify/thresholds.json`,
+`evals/calibrate.py`), the question is refused with the closest passages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from rag.answer.selector import AnswerSelector, ScoredSentence
+from rag.embeddings import Embedder
+from rag.prompts import REFUSAL
+from rag.schema import Citation, Passage
+from rag.verify.checker import thresholds
+from rag.verify.cross_encoder import CrossEncoder
+
+MAX_SENTENCES = 2
+# Two sentences this close in meaning say the same thing: the second adds nothing.
+SAME_FACT_COSINE = 0.9
+# Footnote markers an article carries ("officials said.[2]"): in an answer they would read
+# as citations of ours that do not exist.
+_FOOTNOTE = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
+
+
+def shown_quote(quote: str) -> str:
+    """A quote as the answer text shows it; the citation keeps it verbatim."""
+    return _FOOTNOTE.sub("", quote).strip()
+
+
+class Extraction(NamedTuple):
+    text: str  # the answer with [n] markers, or the refusal
+    citations: list[Citation]
+    refused: bool
+    reason: str | None  # why it refused, for the reader
+
+
+class ExtractiveAnswerer:
+    def __init__(self, embedder: Embedder, *, threshold: float | None = None,
+                 model: CrossEncoder | None = None) -> None:
+        self.embedder = embedder
+        self.selector = AnswerSelector(embedder, model)
+        self.threshold = float(thresholds()["answer"]) if threshold is None else threshold
+
+    def score_sentences(self, question: str, passages: Sequence[Passage]
+                        ) -> list[ScoredSentence]:
+        return self.selector.score(question, passages)
+
+    def answer(self, question: str, passages: Sequence[Passage]) -> Extraction:
+        scored = self.score_sentences(question, passages)
+        if not scored:
+            return Extraction(REFUSAL, [], True, "nothing was retrieved")
+        best = scored[0]
+        if best.score < self.threshold:
+            return Extraction(
+                REFUSAL, [], True,
+                f"no retrieved sentence states the answer (the closest scores "
+                f"{best.score:.2f}, under the {self.threshold:.2f} needed)")
+        chosen = [best]
+        for candidate in scored[1:]:
+            if len(chosen) == MAX_SENTENCES or candidate.score < self.threshold:
+                break
+            if not any(self._same_fact(candidate, c, passages) for c in chosen):
+                chosen.append(candidate)
+        citations: list[Citation] = []
+        parts: list[str] = []
+        for marker, sentence in enumerate(chosen, start=1):
+            passage = passages[sentence.passage_index]
+            citations.append(Citation(
+                marker=marker, doc_id=passage.doc_id, start=sentence.start, end=sentence.end,
+                quote=sentence.text, title=passage.title, source=passage.source,
+                published_at=passage.published_at, url=passage.url,
+            ))
+            parts.append(f"{shown_quote(sentence.text)} [{marker}]")
+        return Extraction(" ".join(parts), citations, False, None)
+
+    def _same_fact(self, a: ScoredSentence, b: ScoredSentence,
+                   passages: Sequence[Passage]) -> bool:
+        same_doc = passages[a.passage_index].doc_id == passages[b.passage_index].doc_id
+        if same_doc and a.start < b.end and b.start < a.end:
+            return True
+        if " ".join(a.text.split()) == " ".join(b.text.split()):
+            return True
+        va, vb = self.embedder.embed([a.text, b.text])
+        return float(np.dot(va, vb)) >= SAME_FACT_COSINE

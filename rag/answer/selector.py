@@ -1,0 +1,92 @@
+"""Which retrieved sentences answer the question, and whether any does.
+
+A calibrated (question, sentence) probability from the project's cross-encoder
+(`rag.verify.cross_encoder`, task `answer`), trained on news questions with their
+answering sentences and on unanswerable ones made by swapping the question's key entity,
+time or number. The bundled embedder's cosine only chooses which sentences the
+cross-encoder reads (the `MAX_SCORED` closest to the question), since reading every
+sentence of every passage would cost more than the rest of the answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from rag.embeddings import Embedder
+from rag.schema import Passage
+from rag.verify.cross_encoder import CrossEncoder, default_cross_encoder
+
+# The cross-encoder reads this many sentences per question; the rest are too far from
+# the question in embedding space to be its answer (measured on the development sets:
+# bench/selection.py).
+MAX_SCORED = 12
+_CACHE_SIZE = 4096
+
+
+@dataclass
+class ScoredSentence:
+    passage_index: int
+    start: int  # document offsets
+    end: int
+    text: str
+    score: float  # P(the sentence states the answer), calibrated
+    similarity: float  # embedding cosine to the question
+
+
+class AnswerSelector:
+    def __init__(self, embedder: Embedder, model: CrossEncoder | None = None) -> None:
+        self.embedder = embedder
+        self._model = model
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> CrossEncoder:
+        if self._model is None:
+            self._model = default_cross_encoder()
+        return self._model
+
+    def score(self, question: str, passages: Sequence[Passage]) -> list[ScoredSentence]:
+        """The retrieved sentences most likely to answer, best first."""
+        candidates: list[tuple[int, int, int, str]] = []
+        seen: set[tuple[str, int, int]] = set()
+        for index, passage in enumerate(passages):
+            for start, end in passage.sentences or [(passage.start, passage.end)]:
+                key = (passage.doc_id, start, end)
+                text = passage.text[start - passage.start : end - passage.start]
+                if key in seen or not text.strip():
+                    continue
+                seen.add(key)
+                candidates.append((index, start, end, text))
+        if not candidates:
+            return []
+        similarities = self._embed([c[3] for c in candidates]) @ \
+            self.embedder.embed_query(question)
+        # Ties keep retrieval order: earlier passages first.
+        closest = sorted(range(len(candidates)), key=lambda i: -float(similarities[i]))
+        closest = closest[:MAX_SCORED]
+        probabilities = self.model.answers(question, [candidates[i][3] for i in closest])
+        scored = [ScoredSentence(*candidates[i], float(p), float(similarities[i]))
+                  for i, p in zip(closest, probabilities, strict=True)]
+        scored.sort(key=lambda s: (-s.score, s.passage_index, s.start))
+        return scored
+
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        with self._lock:
+            found = {t: self._vectors[t] for t in dict.fromkeys(texts) if t in self._vectors}
+            for text in found:
+                self._vectors.move_to_end(text)
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
+        if missing:
+            found.update(zip(missing, self.embedder.embed(missing), strict=True))
+            with self._lock:
+                for text in missing:
+                    self._vectors[text] = found[text]
+                while len(self._vectors) > _CACHE_SIZE:
+                    self._vectors.popitem(last=False)
+        return np.stack([found[t] for t in texts])

@@ -1,0 +1,156 @@
+"""The verifier: is a claim backed by the given passages? The only place that decides.
+
+1. Every passage is split into sentences; windows of one to three consecutive sentences,
+   plus, per passage, its best-covering sentences taken together (a claim may draw on two
+   sentences a paragraph apart), are the candidate evidence.
+2. A cheap lexical coverage (share of the claim's content words and numbers a window
+   holds) keeps the few most promising windows, so the model reads `MAX_CANDIDATES`
+   windows per claim, not every window of every passage.
+3. The cross-encoder (`rag.verify.cross_encoder`) reads claim and window together and
+   gives a calibrated probability that the window states everything the claim says.
+4. One exact check the model can miss: a number, amount or year in the claim that the
+   window does not hold ("2,000" = "2000" = "two thousand", "$1.4bn" = "$1.4 billion")
+   caps that window's score at `HARD_CAP`.
+
+The best window wins; `supported` is its score against `THRESHOLD` (data, in
+`thresholds.json` beside this file, chosen by `evals/support/measure.py --calibrate`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any
+
+from rag.chunking import sentence_spans
+from rag.support import _analyse, _covered, _Evidence, _number_problems
+from rag.verify.cross_encoder import CrossEncoder, default_cross_encoder
+
+__all__ = ["SupportVerdict", "check_claims", "check_support", "thresholds"]
+
+MAX_WINDOW_SENTENCES = 3
+MAX_CANDIDATES = 4
+HARD_CAP = 0.05
+THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
+
+
+@cache
+def thresholds() -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))
+    return data
+
+
+@dataclass(frozen=True)
+class SupportVerdict:
+    supported: bool
+    score: float
+    passage_index: int
+    evidence_start: int
+    evidence_end: int
+    evidence: str
+    reasons: tuple[str, ...]
+
+
+@dataclass
+class _Window:
+    passage_index: int
+    start: int
+    end: int
+    text: str  # what the model reads: the window, or the chosen sentences joined
+    coverage: float
+    hard: tuple[str, ...] = ()
+
+
+@lru_cache(maxsize=4096)
+def _sentences(passage: str) -> tuple[tuple[int, int], ...]:
+    spans = sentence_spans(passage)
+    if not spans and passage.strip():
+        start = len(passage) - len(passage.lstrip())
+        spans = [(start, len(passage.rstrip()))]
+    return tuple(spans)
+
+
+def _coverage(claim: Any, text: str) -> float:
+    hits = _covered(claim, _analyse(text))
+    return sum(hits) / len(hits) if hits else 0.0
+
+
+def _candidates(claim_text: str, passages: Sequence[str]) -> list[_Window]:
+    claim = _analyse(claim_text)
+    windows: list[_Window] = []
+    for p_index, passage in enumerate(passages):
+        spans = _sentences(passage)
+        if not spans:
+            continue
+        singles = [_coverage(claim, passage[s:e]) for s, e in spans]
+        for i in range(len(spans)):
+            for j in range(i + 1, min(i + MAX_WINDOW_SENTENCES, len(spans)) + 1):
+                start, end = spans[i][0], spans[j - 1][1]
+                text = passage[start:end]
+                # A longer window must cover more than its best sentence to be worth it.
+                cov = singles[i] if j == i + 1 else _coverage(claim, text) - 0.02 * (j - i - 1)
+                windows.append(_Window(p_index, start, end, text, cov))
+        if len(spans) > MAX_WINDOW_SENTENCES:
+            best = sorted(sorted(range(len(spans)), key=lambda k: -singles[k])[:2])
+            if best[-1] - best[0] >= MAX_WINDOW_SENTENCES:
+                text = " ".join(passage[spans[k][0] : spans[k][1]] for k in best)
+                windows.append(_Window(p_index, spans[best[0]][0], spans[best[-1]][1], text,
+                                       _coverage(claim, text) - 0.03))
+    windows.sort(key=lambda w: (-w.coverage, len(w.text), w.passage_index, w.start))
+    chosen = windows[:MAX_CANDIDATES]
+    for w in chosen:
+        w.hard = tuple(_number_problems(claim, _Evidence.of([_analyse(w.text)])))
+    return chosen
+
+
+def check_support(claim: str, passages: Sequence[str], *,
+                  model: CrossEncoder | None = None) -> SupportVerdict:
+    """Whether `claim` is supported by `passages`, with the best evidence span.
+
+    `evidence == passages[passage_index][evidence_start:evidence_end]` always holds;
+    with no usable passage, `passage_index` is -1 and the evidence is empty.
+    """
+    return check_claims([claim], passages, model=model)[0]
+
+
+def check_claims(claims: Sequence[str], passages: Sequence[str], *,
+                 model: CrossEncoder | None = None) -> list[SupportVerdict]:
+    """`check_support` for many claims against the same passages, in one model batch."""
+    passages = list(passages)
+    stripped = [c.strip() for c in claims]
+    per_claim = [_candidates(c, passages) if _analyse(c).content else [] for c in stripped]
+    pairs = [(c, w.text) for c, ws in zip(stripped, per_claim, strict=True) for w in ws]
+    probabilities = (model or default_cross_encoder()).support(pairs) if pairs else []
+    threshold = float(thresholds()["support"])
+    verdicts: list[SupportVerdict] = []
+    k = 0
+    for claim, windows in zip(stripped, per_claim, strict=True):
+        if not _analyse(claim).content:
+            verdicts.append(_no_verdict(("claim has no content words",)))
+            continue
+        if not windows:
+            verdicts.append(_no_verdict(("no passages",)))
+            continue
+        scored = []
+        for w in windows:
+            p = float(probabilities[k])
+            k += 1
+            scored.append((min(p, HARD_CAP) if w.hard else p, w))
+        score, best = max(scored, key=lambda sw: (sw[0], -sw[1].passage_index, -sw[1].start))
+        reasons = list(best.hard)
+        if score < threshold and not reasons:
+            reasons.append(f"the closest evidence does not state it (support {score:.2f})")
+        passage = passages[best.passage_index]
+        verdicts.append(SupportVerdict(
+            supported=score >= threshold, score=round(score, 6),
+            passage_index=best.passage_index, evidence_start=best.start,
+            evidence_end=best.end, evidence=passage[best.start : best.end],
+            reasons=tuple(reasons)))
+    return verdicts
+
+
+def _no_verdict(reasons: tuple[str, ...]) -> SupportVerdict:
+    return SupportVerdict(False, 0.0, -1, 0, 0, "", reasons)
