@@ -46,8 +46,9 @@ from rag.schema import (  # noqa: E402
     Document,
     IngestReport,
     Passage,
+    Status,
 )
-from rag.support import SupportVerdict, check_support  # noqa: E402
+from rag.verify.checker import SupportVerdict, check_support  # noqa: E402
 
 __all__ = [
     "Answer",
@@ -68,6 +69,7 @@ __all__ = [
     "Passage",
     "RagError",
     "Settings",
+    "Status",
     "StoreError",
     "SupportVerdict",
     "check_support",

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag import followup
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.chain import AnswerChain, final_answer
 from rag.config import Settings
 from rag.embeddings import Embedder, get_embedder
-from rag.extractive import ExtractiveAnswerer
 from rag.ingest import Ingestor, Progress, writer_lock
 from rag.retrieval import Retriever, build_where, live_passages, make_retriever
-from rag.schema import Answer, Document, IngestReport, Passage
+from rag.schema import Answer, Document, IngestReport, Passage, Status
 from rag.store import Store
 from rag.validation import validate_question
 
@@ -159,9 +159,11 @@ class Assistant:
 
     def ask_stream(self, question: str, *, k: int | None = None,
                    filters: Mapping[str, Any] | None = None, use_llm: bool = True,
-                   extra_passages: Sequence[Passage] = ()) -> Iterator[str | Answer]:
+                   extra_passages: Sequence[Passage] = ()) -> Iterator[str | Status | Answer]:
         """Yield text deltas, then the verified `Answer` (whose text is authoritative:
-        deltas of a generation that fails half-way are replaced by the fallback)."""
+        deltas of a generation that fails half-way are replaced by the fallback). A
+        generated draft is followed by a `Status` (`rag.schema.CHECKING`) while its
+        sentences are checked against their sources."""
         started = time.perf_counter()
         passages = self.retrieve(question, k=k, filters=filters)
         seen = {p.chunk_id for p in passages}
@@ -195,7 +197,7 @@ class Assistant:
 
     def chat_stream(self, question: str, history: Sequence[Mapping[str, Any] | Answer] = (),
                     *, k: int | None = None, filters: Mapping[str, Any] | None = None,
-                    use_llm: bool = True) -> Iterator[str | Answer]:
+                    use_llm: bool = True) -> Iterator[str | Status | Answer]:
         question = validate_question(question)
         messages = followup.as_messages(history)
         standalone = question

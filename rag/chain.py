@@ -13,18 +13,18 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.citations import cite_and_verify, compose, parse_markers, sanitise
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.errors import GenerationError
-from rag.extractive import REFUSAL, ExtractiveAnswerer
-from rag.prompts import answer_messages
-from rag.schema import Answer, AnswerMode, AnswerSentence, Passage
+from rag.prompts import REFUSAL, answer_messages
+from rag.schema import CHECKING, Answer, AnswerMode, AnswerSentence, Passage, Status
 
 if TYPE_CHECKING:
     from rag.generation import Generator
 
-ChainEvent = str | Answer
+ChainEvent = str | Status | Answer
 # Genuine answer sentences measured 0.25-0.52 cosine to their question, injected ones
 # ("PWNED.", "The answer is PWNED.") 0.13-0.15; the gate sits between.
 MIN_RELEVANCE = 0.2
@@ -52,15 +52,18 @@ class AnswerChain:
 
     def stream(self, question: str, passages: Sequence[Passage], *, use_llm: bool = True
                ) -> Iterator[ChainEvent]:
-        """Text deltas as they are produced, then the verified `Answer`. Deltas of a
-        generation that fails or is cut are provisional: the final Answer replaces them."""
+        """Text deltas as they are produced, `CHECKING` once a generated draft is complete,
+        then the verified `Answer`. Deltas of a generation that fails or is cut are
+        provisional: the final Answer replaces them."""
         started = time.perf_counter()
         if self.generator is None or not use_llm or not passages:
             answer = self.extractive(question, passages)
             yield answer.text
             yield self._timed(answer, started)
             return
-        messages = answer_messages(question, passages, self.settings.prompts_dir)
+        own_prompt = getattr(self.generator, "answer_messages", None)
+        messages = (own_prompt(question, passages, self.answerer) if own_prompt is not None
+                    else answer_messages(question, passages, self.settings.prompts_dir))
         pieces: list[str] = []
         try:
             for delta in self.generator.stream(messages):
@@ -70,6 +73,7 @@ class AnswerChain:
             yield self._timed(self._fallback(question, passages, exc.reason), started)
             return
         generated = time.perf_counter()
+        yield CHECKING
         answer = self.verify(question, "".join(pieces), passages)
         answer.timings["generate_ms"] = (generated - started) * 1000
         answer.timings["verify_ms"] = (time.perf_counter() - generated) * 1000
@@ -84,7 +88,7 @@ class AnswerChain:
         # sentences are checked like any others.
         if _is_refusal(text) and not any(d.markers for d in drafts):
             return self._refusal(question, passages, mode="generative")
-        sentences = cite_and_verify(drafts, passages, self.embedder)
+        sentences = cite_and_verify(drafts, passages)
         self._require_answers(question, sentences)
         shown, citations = compose(sentences, keep_unsupported=self.settings.keep_unsupported)
         if not any(s.supported for s in sentences):

@@ -20,6 +20,7 @@ from rag.errors import (
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EVALS = PACKAGE_ROOT / "evals"
+LLM_CHOICES = ("none", "openai", "local")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -28,6 +29,9 @@ def _parser() -> argparse.ArgumentParser:
         description="Answer questions about news articles, every sentence cited to its source.",
     )
     parser.add_argument("--home", help="data directory (default: $RAG_HOME or ./.rag)")
+    parser.add_argument("--llm", choices=LLM_CHOICES, type=str.lower,
+                        help="answer with: none (extractive), openai (an OpenAI-compatible "
+                        "endpoint) or local (the in-process model); default: $RAG_LLM")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     ingest = commands.add_parser("ingest", help="index a file or folder of articles")
@@ -43,10 +47,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--json", action="store_true", help="print the answer as JSON")
     ask.add_argument("--no-llm", action="store_true",
                      help="answer extractively even when an LLM is configured")
+    _llm_option(ask)
 
     chat = commands.add_parser("chat", help="a conversation in the terminal, with follow-ups")
     chat.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     chat.add_argument("--no-llm", action="store_true")
+    _llm_option(chat)
 
     stats = commands.add_parser("stats", help="documents, chunks, data directory, model")
     stats.add_argument("--json", action="store_true")
@@ -68,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="data directory (same as the global --home)")
     serve.add_argument("--auth", metavar="USER:PASSWORD",
                        help="require this login (better: set RAG_UI_AUTH, not visible in ps)")
+    _llm_option(serve)
 
     bench = commands.add_parser("bench", help="benchmarks: retrieval quality, performance")
     benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
@@ -103,13 +110,21 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--no-progress", action="store_true", help="no progress bar")
     evaluate.add_argument("--llm-judge", action="store_true",
                           help="also score faithfulness with the configured LLM (RAGAS-style)")
+    _llm_option(evaluate)
     return parser
+
+
+def _llm_option(command: argparse.ArgumentParser) -> None:
+    # Also after the command (`rag ask --llm local ...`), like the global option.
+    command.add_argument("--llm", choices=LLM_CHOICES, type=str.lower, default=argparse.SUPPRESS,
+                         help="none, openai or local (same as the global --llm)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = Settings.from_env(home=Path(args.home) if args.home else None)
+        settings = Settings.from_env(home=Path(args.home) if args.home else None,
+                                     llm=args.llm)
         return _run(args, settings)
     except (InvalidQuestionError, InvalidArgumentError, ConfigError) as exc:
         print(f"rag: {exc}", file=sys.stderr)
@@ -163,6 +178,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
         assistant = Assistant(settings=settings)
         assistant.check()
+        if settings.llm == "local" and assistant.generator is not None:
+            _warm_in_background(assistant.generator)
         serve(assistant, settings, host=args.host, port=args.port, auth=auth)
         return EXIT_OK
     assistant = Assistant(settings=settings)
@@ -179,8 +196,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             filters["published_after"] = args.after
         if args.before:
             filters["published_before"] = args.before
-        answer = assistant.ask(args.question, k=args.k, filters=filters or None,
-                               use_llm=not args.no_llm)
+        events = assistant.ask_stream(args.question, k=args.k, filters=filters or None,
+                                      use_llm=not args.no_llm)
+        answer = _follow(events, show=_shows_draft(assistant, args))
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         else:
@@ -247,7 +265,9 @@ def _chat(assistant: Any, args: argparse.Namespace) -> int:
         if not question:
             return EXIT_OK
         try:
-            answer = assistant.chat(question, history, k=args.k, use_llm=not args.no_llm)
+            events = assistant.chat_stream(question, history, k=args.k,
+                                           use_llm=not args.no_llm)
+            answer = _follow(events, show=_shows_draft(assistant, args))
         except (InvalidQuestionError, InvalidArgumentError) as exc:
             print(f"rag: {exc}", file=sys.stderr)
             continue
@@ -283,6 +303,58 @@ def _eval(assistant: Any, args: argparse.Namespace) -> int:
         print(f"FAIL {failure}", file=sys.stderr)
     print(f"report: {out / 'report.html'}")
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _warm_in_background(generator: Any) -> None:
+    """Assemble and load the local model while the UI starts, not at the first question."""
+    import threading
+
+    def warm() -> None:
+        try:
+            seconds = generator.warm()
+        except RagError as exc:
+            print(f"rag: the local model could not be loaded: {exc}", file=sys.stderr,
+                  flush=True)
+        else:
+            if seconds:
+                print(f"local model {generator.model} loaded in {seconds:.1f} s",
+                      file=sys.stderr, flush=True)
+
+    threading.Thread(target=warm, name="rag-warm-local-model", daemon=True).start()
+
+
+def _shows_draft(assistant: Any, args: argparse.Namespace) -> bool:
+    """Whether to show a generated draft as it is written (extractive answers have none)."""
+    return (assistant.generator is not None and not args.no_llm
+            and not getattr(args, "json", False))
+
+
+def _follow(events: Any, *, show: bool) -> Any:
+    """The final `Answer` of an answer stream. With `show`, the draft's tokens go to stderr
+    as they are generated, then "checking sources…" while its sentences are verified; the
+    verified answer (which may differ: unsupported sentences are dropped) goes to stdout."""
+    from rag.schema import Answer, Status
+
+    answer = None
+    drafted = False
+    for event in events:
+        if isinstance(event, Answer):
+            answer = event
+        elif isinstance(event, Status):
+            if show:
+                print(f"\n[{event.message}]" if drafted else f"[{event.message}]",
+                      file=sys.stderr, flush=True)
+                drafted = False
+        elif show and event:
+            if not drafted:
+                print("[draft] ", end="", file=sys.stderr)
+            print(event, end="", file=sys.stderr, flush=True)
+            drafted = True
+    if drafted:  # a draft that failed half-way: the fallback below replaces it
+        print(file=sys.stderr)
+    if answer is None:
+        raise RuntimeError("the answer stream ended without an Answer")
+    return answer
 
 
 def _parse_auth(value: str | None) -> tuple[str, str] | None:

@@ -44,6 +44,14 @@ class Settings:
     openai_api_key: str | None = None
     llm_timeout: float = 30.0
     llm_retries: int = 2
+    # `llm="local"`: "packaged:1.5b" (default), "packaged:0.5b", or a path to any GGUF file.
+    local_model: str = "packaged:1.5b"
+    # Where packaged models are assembled; None means `home / "models"`.
+    models_dir: Path | None = None
+    local_ctx: int = 4096
+    local_max_tokens: int = 192
+    # None: one thread per core this process may use.
+    local_threads: int | None = None
     # Generated sentences the checker cannot support are removed unless this is set,
     # in which case they stay in the answer, visibly marked.
     keep_unsupported: bool = False
@@ -51,9 +59,9 @@ class Settings:
 
     def __post_init__(self) -> None:
         # Accept plain strings for paths, as people naturally pass them.
-        for name in ("home", "prompts_dir"):
+        for name in ("home", "prompts_dir", "models_dir"):
             value = getattr(self, name)
-            if not isinstance(value, Path):
+            if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
 
     def with_(self, **changes: Any) -> Settings:
@@ -92,6 +100,16 @@ class Settings:
             values["llm_timeout"] = _float(env, "RAG_LLM_TIMEOUT")
         if env.get("RAG_LLM_RETRIES"):
             values["llm_retries"] = _int(env, "RAG_LLM_RETRIES")
+        if env.get("RAG_LOCAL_MODEL"):
+            values["local_model"] = env["RAG_LOCAL_MODEL"].strip()
+        if env.get("RAG_MODELS_DIR"):
+            values["models_dir"] = Path(env["RAG_MODELS_DIR"])
+        if env.get("RAG_LOCAL_CTX"):
+            values["local_ctx"] = _int(env, "RAG_LOCAL_CTX")
+        if env.get("RAG_LOCAL_MAX_TOKENS"):
+            values["local_max_tokens"] = _int(env, "RAG_LOCAL_MAX_TOKENS")
+        if env.get("RAG_LOCAL_THREADS"):
+            values["local_threads"] = _int(env, "RAG_LOCAL_THREADS")
         if env.get("RAG_KEEP_UNSUPPORTED"):
             values["keep_unsupported"] = _bool(env, "RAG_KEEP_UNSUPPORTED")
         if env.get("RAG_PROMPTS_DIR"):

@@ -14,6 +14,8 @@ How the per-answer scores are aggregated:
 - retrieval metrics: over answerable cases, from the passages the answer was built on.
 - `citation_recall`, `citation_precision`: ALCE's per-answer scores averaged over answered
   (not refused) questions; an answered question with no citations scores 0 on both.
+- `answer_precision`: over answered answerable cases, the share of each answer's citations
+  that overlap its gold evidence, averaged.
 - `faithfulness`: supported sentences over all sentences of all answered questions. The
   sentence metrics score the sentences shown; `dropped_sentence_rate` counts the ones a
   generated draft lost to verification (or to the fallback), over every answer.
@@ -34,7 +36,6 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -43,7 +44,7 @@ from rag.config import display_path
 from rag.errors import RagError
 from rag.gold import GoldCase, Judgement, judge, load_gold
 from rag.schema import Answer, Citation
-from rag.support import check_support
+from rag.verify.checker import check_support
 
 if TYPE_CHECKING:
     from rag.assistant import Assistant
@@ -77,6 +78,9 @@ METRIC_HELP: dict[str, str] = {
     "faithfulness": "answer sentences supported by their cited quotes, pooled over all "
                     "answered questions",
     "fully_supported_answers": "answered questions with every sentence supported",
+    "answer_precision": "citations of an answered answerable question that lie on its gold "
+                        "evidence (the sentence answers, not merely supports itself), "
+                        "averaged per question",
     "dropped_sentence_rate": "answer sentences left out of the text shown (a generated "
                              "draft's unsupported ones), pooled; the other sentence metrics "
                              "measure what is shown",
@@ -90,7 +94,7 @@ _RATIO_METRICS = (
     "answerable_accuracy", "refusal_accuracy", "false_refusal_rate", "fact_recall",
     "facts_accuracy", "cited_evidence_rate", "hit_at_1", "hit_at_3", "hit_at_5", "mrr",
     "evidence_recall", "citation_recall", "citation_precision", "faithfulness",
-    "fully_supported_answers", "dropped_sentence_rate", "quote_exactness",
+    "answer_precision", "fully_supported_answers", "dropped_sentence_rate", "quote_exactness",
     "uncited_sentence_rate",
 )
 
@@ -237,6 +241,11 @@ def aggregate(results: Sequence[CaseResult]) -> tuple[dict[str, MetricValue], di
     out["citation_recall"] = m.mean(m.citation_recall(r.verdicts) or 0.0 for r in answered)
     out["citation_precision"] = m.mean(
         m.citation_precision(r.verdicts) or 0.0 for r in answered)
+    # Support is not relevance: a quoted sentence supports itself whether or not it answers.
+    # Answer precision is the share of an answer's citations on the gold evidence.
+    out["answer_precision"] = m.mean(
+        sum(r.evidence_hits.values()) / len(r.evidence_hits)
+        for r in answerable if r.answered and r.evidence_hits)
     out["faithfulness"] = m.faithfulness(verdicts)
     out["fully_supported_answers"] = m.rate(
         bool(r.verdicts) and all(v.supported for v in r.verdicts) for r in answered)
@@ -396,15 +405,15 @@ def run_eval(
     """Run every case of `dataset` through `assistant.ask`, write metrics.json,
     results.jsonl and report.html into `out_dir`, and check the thresholds.
 
-    `support_scores` defaults to `results/support_checker.json` next to the thresholds
-    file; when it exists its contents are shown in the report. `check` replaces the
+    `support_scores` defaults to `results/claims.json` (`python -m bench.claims`) next to
+    the thresholds file; when it exists its contents are shown in the report. `check` replaces the
     support checker (tests).
     """
     from tqdm import tqdm
 
     cases = load_gold(dataset)
     document_texts = assistant.document_texts()
-    check = check or _support_check(assistant)
+    check = check or check_support
     notes: list[str] = []
     if not document_texts:
         notes.append("the assistant has no documents indexed")
@@ -446,7 +455,7 @@ def run_eval(
     if baseline is not None and baseline_metrics is None:
         notes.append(f"baseline {baseline} not found; no comparison")
     if support_scores is None and thresholds is not None:
-        support_scores = thresholds.parent / "results" / "support_checker.json"
+        support_scores = thresholds.parent / "results" / "claims.json"
     checker_scores = _load_json(support_scores)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -475,23 +484,14 @@ def run_eval(
     return result
 
 
-def _support_check(assistant: Assistant) -> m.SupportCheck:
-    from rag.embeddings import MiniLMEmbedder
-
-    # The checker was calibrated on MiniLM cosines; reuse the assistant's copy of that
-    # model rather than load a second, but never feed it another model's vectors.
-    if isinstance(assistant.embedder, MiniLMEmbedder):
-        return partial(check_support, embedder=assistant.embedder)
-    return check_support
-
-
 def _environment(assistant: Assistant, documents: int) -> dict[str, Any]:
     settings = assistant.settings
     return {
         "embedding_model": getattr(assistant.embedder, "name", type(assistant.embedder)
                                    .__name__),
         "llm": settings.llm,
-        "llm_model": settings.llm_model if settings.llm != "none" else None,
+        "llm_model": (settings.llm_model if settings.llm == "openai"
+                      else getattr(assistant.generator, "model", None)),
         "top_k": settings.top_k,
         "hybrid": settings.hybrid,
         "documents": documents,
@@ -796,42 +796,47 @@ def _delta_bar(value: float | None, better: bool | None) -> str:
 
 
 def _checker_section(scores: Any, path: str | None) -> str:
-    if scores is None:
+    """The verifier's own scores (`python -m bench.claims`): how far to trust the
+    citation metrics above, with its reliability (is a score of 0.8 right 80% of the time?)
+    and the thresholds in use."""
+    if not isinstance(scores, Mapping):
         return ""
-    title = (f"<h2>Support checker, held-out scores <span class='muted'>{_e(path)}</span>"
-             "</h2><p class='muted'>How far to trust the citation metrics above: the checker "
-             "that judges them, scored on labelled claim/passage pairs. <b>test</b> is the "
-             "held-out split; the constants were fitted on <b>dev</b>.</p>")
-    splits = scores.get("splits") if isinstance(scores, Mapping) else None
-    if not isinstance(splits, Mapping) or not all(isinstance(v, Mapping)
-                                                  for v in splits.values()):
-        # An unfamiliar layout is still shown, flattened, rather than dropped.
-        rows = "".join(f"<tr><td>{_e(k)}</td><td class='num'>{_e(_short(v))}</td></tr>"
-                       for k, v in _flatten(scores)[:80])
-        return f'{title}<table class="kv">{rows}</table>'
-    names = sorted(splits, key=lambda n: (n != "test", n))
-    keys = [k for k in ("pairs", "balanced_accuracy", "unsupported_precision",
-                        "unsupported_recall", "supported_recall", "mean_ms_per_pair")
-            if any(k in splits[n] for n in names)]
-    head = "<tr><th></th>" + "".join(f"<th>{_e(n)}</th>" for n in names) + "</tr>"
-    body = "".join(
-        f"<tr><td>{_e(k)}</td>"
-        + "".join(f"<td class='num'>{_e(_short(splits[n].get(k)))}</td>" for n in names)
-        + "</tr>" for k in keys)
-    out = [title, f"<table>{head}{body}</table>"]
-    held_out = splits.get("test", splits[names[0]])
-    by_kind = held_out.get("accuracy_by_kind")
-    if isinstance(by_kind, Mapping) and by_kind:
-        rows = "".join(
-            f"<tr><td>{_e(kind)}</td><td class='num'>{_e(_short(v.get('accuracy')))}</td>"
-            f"<td class='num'>{_e(v.get('pairs'))}</td></tr>"
-            for kind, v in by_kind.items() if isinstance(v, Mapping))
-        out.append("<h3>Accuracy by kind of pair (held-out)</h3><table><tr><th>kind</th>"
-                   f"<th>accuracy</th><th>pairs</th></tr>{rows}</table>")
-    extras = [(k, v) for k, v in scores.items()
-              if k not in {"splits", "errors"} and not isinstance(v, list)]
-    if extras:
-        out.append(_kv_table((k, _short(v)) for k, v in extras))
+    from rag.verify.checker import thresholds
+
+    title = (f"<h2>Verifier, scored on labelled claims <span class='muted'>{_e(path)}</span>"
+             "</h2><p class='muted'>The checker that judges the citation metrics above, on "
+             "claim/evidence pairs it was not trained on: SummEdits-news (threshold chosen "
+             "on half the articles, scored on the other half), the test split of "
+             "evals/support, and the stitched two-sentence claims.</p>")
+    sets = {"SummEdits-news": (scores.get("summedits") or {}).get("checker"),
+            "evals/support test": scores.get("support_test"),
+            "stitched": scores.get("stitched")}
+    rows = []
+    for name, block in sets.items():
+        if not isinstance(block, Mapping):
+            continue
+        grouped = (block.get("grouped_calibration") or {}).get("held_out_balanced_accuracy_mean")
+        rows.append(f"<tr><td>{_e(name)}</td><td class='num'>{_e(block.get('items'))}</td>"
+                    f"<td class='num'>{_e(_short(block.get('balanced_accuracy')))}</td>"
+                    f"<td class='num'>{_e(_short(grouped))}</td>"
+                    f"<td class='num'>{_e(_short(block.get('auc')))}</td></tr>")
+    out = [title, "<table><tr><th>set</th><th>pairs</th><th>balanced accuracy</th>"
+           "<th>… threshold fitted on other articles</th><th>AUC</th></tr>",
+           "".join(rows), "</table>"]
+    out.append(_kv_table((f"threshold: {k}", _short(v)) for k, v in thresholds().items()
+                         if not isinstance(v, (dict, list))))
+    for name, block in sets.items():
+        bins = (block or {}).get("reliability", {}).get("bins") if isinstance(
+            block, Mapping) else None
+        if not bins:
+            continue
+        cells = "".join(
+            f"<tr><td>{_e(b['bin'])}</td><td class='num'>{_e(b['count'])}</td>"
+            f"<td class='num'>{_e(_short(b['mean_score']))}</td>"
+            f"<td class='num'>{_e(_short(b['share_true']))}</td></tr>"
+            for b in bins if b.get("count"))
+        out.append(f"<h3>Reliability, {_e(name)}</h3><table><tr><th>score</th><th>pairs</th>"
+                   f"<th>mean score</th><th>share supported</th></tr>{cells}</table>")
     return "".join(out)
 
 

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from rag.config import MAX_QUESTION_CHARS
 from rag.errors import GenerationError
-from rag.extractive import key_entities
 from rag.schema import Answer, Passage
 
 if TYPE_CHECKING:
@@ -47,14 +46,21 @@ def previous_passages(history: Sequence[Mapping[str, Any] | Answer]) -> list[Pas
     return []
 
 
+# A capitalised word after a sentence's first word: a name the question brings itself.
+_OWN_NAME = re.compile(r"(?<=[\w,;:’'\"”)]\s)[^\W\d_][^\W_]*", re.UNICODE)
+
+
+def _names(question: str) -> list[str]:
+    return [w for w in _OWN_NAME.findall(question) if w[0].isupper()]
+
+
 def is_follow_up(question: str) -> bool:
     question = question.strip()
     if len(question.split()) > 12:
         return False
     if _CONTINUATION.search(question):
         return True
-    names = [word for _, word in key_entities(question) if not word[0].isdigit()]
-    return bool(_ANAPHORA.search(question)) and not names
+    return bool(_ANAPHORA.search(question)) and not _names(question)
 
 
 def offline_rewrite(question: str, messages: Sequence[Mapping[str, str]]) -> str:

@@ -1,7 +1,8 @@
 """LLM backends behind one small interface, plus the two LLM-backed helpers.
 
 `OpenAIGenerator` talks to any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM,
-llama.cpp, Ollama, LM Studio). The SDK's own retries are off: they would each get the full
+llama.cpp, Ollama, LM Studio); `rag.answer.local_llm.LocalGenerator` (`llm="local"`) runs
+a packaged model in this process. The SDK's own retries are off: they would each get the full
 timeout, so a user who set 30 s could wait 90. Here one deadline covers every attempt and
 every back-off, and whatever goes wrong ends in a `GenerationError` with a short reason the
 assistant can show before falling back to an extractive answer.
@@ -33,6 +34,9 @@ _HISTORY_TURN_CHARS = 600
 
 
 class Generator(Protocol):
+    """A backend may also offer `answer_messages(question, passages, answerer)`, its own
+    prompt for an answer (the local model's is shorter); the chain then uses it."""
+
     name: str
 
     def complete(self, messages: list[dict[str, Any]]) -> str:
@@ -167,7 +171,17 @@ class OpenAIGenerator:
         return f"LLM endpoint timed out after {self._budget:g} s"
 
 
-GENERATORS: dict[str, Callable[[Settings], Generator]] = {"openai": OpenAIGenerator}
+def _local_generator(settings: Settings) -> Generator:
+    # Imported on demand: the in-process runtime is an optional extra (`rag[local]`).
+    from rag.answer.local_llm import LocalGenerator
+
+    return LocalGenerator(settings)
+
+
+GENERATORS: dict[str, Callable[[Settings], Generator]] = {
+    "openai": OpenAIGenerator,
+    "local": _local_generator,
+}
 
 
 def get_generator(settings: Settings) -> Generator | None:

@@ -41,11 +41,11 @@ import numpy as np
 
 from rag.embeddings import Embedder
 from rag.errors import StoreError
-from rag.extractive import stem
 from rag.query_analysis import OutletMatcher, QueryAnalysis, analyse
 from rag.retrieval import SentenceSink, build_where, check_k, live_passages
 from rag.schema import Passage
 from rag.store import Store, StoredChunk, sentences_in_chunk
+from rag.text.tokens import stem
 
 logger = logging.getLogger(__name__)
 

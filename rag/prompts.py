@@ -8,6 +8,7 @@ an article or a user is delimited by tags, and escaping `<`/`>` keeps it from cl
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -74,14 +75,17 @@ def _attribute(value: str) -> str:
     return escape_text(" ".join(value.split())).replace('"', "&quot;")
 
 
-def render_sources(passages: Iterable[SourcePassage]) -> str:
-    """`<source id="n" ...>` elements numbered from 1, in the order given.
+def render_sources(passages: Iterable[SourcePassage], numbers: Iterable[int] | None = None
+                   ) -> str:
+    """`<source id="n" ...>` elements numbered from 1 in the order given, or with the
+    given `numbers` (a prompt that shows some of the passages keeps each one's number).
 
     The caller wraps them in `<sources>`…`</sources>` (the answer template does), and the
     numbers are the `[n]` markers the model is told to cite.
     """
     blocks = []
-    for number, passage in enumerate(passages, start=1):
+    ids = iter(numbers) if numbers is not None else itertools.count(1)
+    for number, passage in zip(ids, passages, strict=False):
         attributes = [f'id="{number}"']
         for key, value in (
             ("title", passage.title),
@@ -97,13 +101,14 @@ def render_sources(passages: Iterable[SourcePassage]) -> str:
 
 
 def answer_messages(
-    question: str, passages: Iterable[SourcePassage], prompts_dir: Path
+    question: str, passages: Iterable[SourcePassage], prompts_dir: Path, *,
+    template: str = "answer", numbers: Iterable[int] | None = None,
 ) -> list[dict[str, str]]:
     """The chat messages that ask for a cited answer to `question` from `passages`."""
     prompt = render_prompt(
-        "answer",
+        template,
         prompts_dir,
-        sources=render_sources(passages),
+        sources=render_sources(passages, numbers),
         question=escape_text(question),
     )
     return [{"role": "user", "content": prompt}]

@@ -139,6 +139,18 @@ class Answer:
         }
 
 
+@dataclass(frozen=True)
+class Status:
+    """A step of an answer stream that is not answer text, for a reader to show: `CHECKING`
+    comes between the last delta of a generated draft and the verified `Answer`."""
+
+    step: str
+    message: str
+
+
+CHECKING = Status("checking", "checking sources…")
+
+
 @dataclass
 class IngestReport:
     added: list[str] = field(default_factory=list)

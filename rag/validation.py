@@ -7,10 +7,17 @@ import unicodedata
 from rag.config import MAX_QUESTION_CHARS
 from rag.errors import InvalidQuestionError
 
+# Invisible characters a paste carries (a byte-order mark, zero-width space, word joiner,
+# soft hyphen) that say nothing: dropped, as ingest drops them from documents. Bidi
+# overrides and other format characters still refuse the question: they change what
+# the reader sees.
+_HARMLESS_INVISIBLE = str.maketrans("", "", "\ufeff\u200b\u2060\u00ad")
+
 
 def validate_question(question: object) -> str:
     if not isinstance(question, str):
         raise InvalidQuestionError("the question must be text")
+    question = question.translate(_HARMLESS_INVISIBLE)
     if not question.strip():
         raise InvalidQuestionError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:

@@ -14,7 +14,7 @@ from rag import Answer, AnswerSentence, Assistant, Citation, Passage
 from rag import metrics as m
 from rag.evaluation import aggregate, check_thresholds, compare, run_eval, score_case
 from rag.gold import GoldCase
-from rag.support import SupportVerdict, check_support
+from rag.verify.checker import SupportVerdict, check_support
 from tests.conftest import REPO
 
 DOC = ("Russian peacekeepers began leaving Nagorno-Karabakh in April. About 2,000 of them "
@@ -245,9 +245,11 @@ def test_run_eval_on_the_seed_set(seed_assistant: Assistant, tmp_path: Path) -> 
     thresholds.write_text("[seed]\nanswerable_accuracy = 1.01\nquote_exactness = 1.0\n")
     baseline = tmp_path / "baseline.json"
     baseline.write_text(json.dumps({"metrics": {"answerable_accuracy": 0.5, "mrr": 0.9}}))
-    checker = tmp_path / "support_checker.json"
-    checker.write_text(json.dumps({"splits": {"test": {"pairs": 10, "balanced_accuracy": 0.9,
-                                                       "accuracy_by_kind": {}}}}))
+    checker = tmp_path / "claims.json"
+    checker.write_text(json.dumps({"stitched": {"items": 48, "balanced_accuracy": 0.8125,
+                                                "reliability": {"bins": [
+                                                    {"bin": "[0.9, 1.0]", "count": 7,
+                                                     "mean_score": 0.95, "share_true": 0.857}]}}}))
     out = tmp_path / "run"
 
     result = run_eval(seed_assistant, REPO / "evals" / "gold" / "seed.jsonl", out, baseline,
@@ -270,6 +272,7 @@ def test_run_eval_on_the_seed_set(seed_assistant: Assistant, tmp_path: Path) -> 
     assert not _EXTERNAL.search(report)
     assert "<script" not in report and "@import" not in report and "url(" not in report
     assert "<svg" in report and "Against the baseline" in report
-    assert "balanced_accuracy" in report  # the support checker's held-out scores
+    # The verifier's held-out scores, its reliability and its thresholds.
+    assert "0.8125" in report and "Reliability, stitched" in report and "threshold" in report
     quotes = [c["quote"] for row in rows for c in row["citations"]]
     assert quotes and all(html.escape(q, quote=True) in report for q in quotes)

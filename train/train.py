@@ -262,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
         "calibration": calibration,
         "scores": {"held_out_int8": scores(int8_val, val_rows),
                    "held_out_fp32": scores(torch_val, val_rows),
-                   "int8_vs_fp32_max_logit_diff": round(float(np.abs(int8_val - torch_val).max()), 4),
+                   "int8_vs_fp32_max_logit_diff":
+                       round(float(np.abs(int8_val - torch_val).max()), 4),
                    "history": history},
         "training_seconds": round(time.time() - started, 1),
     }

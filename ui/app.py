@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 # Importing this module runs ui/__init__.py first, which disables Gradio analytics.
 import gradio as gr
@@ -27,7 +27,7 @@ from rag.assistant import Assistant
 from rag.config import MAX_K, MAX_QUESTION_CHARS, Settings
 from rag.errors import ConfigError, ConsistencyError, DocumentNotFoundError, RagError
 from rag.loaders import SUPPORTED_SUFFIXES
-from rag.schema import Answer, Citation, Passage
+from rag.schema import Answer, Citation, Passage, Status
 from ui import render
 
 _T = TypeVar("_T")
@@ -165,6 +165,8 @@ def _badge_for(turn: Mapping[str, Any] | None) -> str:
 def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
     uploads = settings.home / "uploads"
     llm_configured = settings.llm != "none"
+    llm_label = (f"Use local model ({getattr(assistant.generator, 'model', 'local')})"
+                 if settings.llm == "local" else f"Use LLM ({settings.llm_model})")
 
     def corpus_views(
         selected_sources: Sequence[str] | None = None, search: str | None = None
@@ -255,6 +257,16 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
                         "content": render.sanitize_markdown(partial) + " ▌",
                     }
                     yield gr.skip(), messages, gr.skip(), gr.skip(), gr.skip(), gr.skip()
+                elif isinstance(item, Status):
+                    # The draft is done; its sentences are being checked against the
+                    # passages they cite, and the verified answer will replace it.
+                    messages[index] = {
+                        "role": "assistant",
+                        "content": render.sanitize_markdown(partial)
+                        + f"\n\n*{render.sanitize_markdown(item.message)}*",
+                    }
+                    yield (gr.skip(), messages, gr.skip(), render.pending_badge_html(item.message),
+                           gr.skip(), render.message_html(item.message.capitalize()))
                 else:
                     answer = item
             if answer is None:
@@ -530,7 +542,7 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 )
                 use_llm = gr.Checkbox(
                     value=llm_configured,
-                    label=f"Use LLM ({settings.llm_model})",
+                    label=llm_label,
                     visible=llm_configured,
                     elem_id="use-llm",
                     scale=1,
@@ -569,6 +581,8 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
                             elem_id="question",
                         )
                         send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
+                        stop = gr.Button("Stop", scale=1, elem_id="stop",
+                                         visible=llm_configured)
                         clear = gr.Button("New conversation", scale=1, elem_id="clear")
                     gr.Examples([[e] for e in EXAMPLES], inputs=[question], label="Examples")
                 with gr.Column(scale=2):
@@ -615,7 +629,7 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
 
         ask_inputs = [question, session, k, source_filter, after, before, use_llm]
         ask_outputs = [question, chatbot, session, badge, chips, sources]
-        for trigger in (question.submit, send.click):
+        answering = [
             trigger(
                 chat_turn,
                 ask_inputs,
@@ -624,6 +638,11 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
                 concurrency_id="answer",
                 show_progress="hidden",
             )
+            for trigger in (question.submit, send.click)
+        ]
+        # Cancelling closes the answer stream, which stops the model at its next token.
+        stop.click(None, None, None, cancels=cast(list[dict[str, Any]], answering),
+                   api_visibility="private")
         chips.input(show_citation, [chips, session], [sources], api_visibility="private")
         chatbot.select(
             focus_message, [session], [session, badge, chips, sources], api_visibility="private"

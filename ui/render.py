@@ -265,8 +265,8 @@ def badge_html(
     )
 
 
-def pending_badge_html() -> str:
-    return '<span class="rag-badge rag-badge-pending">answering…</span>'
+def pending_badge_html(step: str = "answering…") -> str:
+    return f'<span class="rag-badge rag-badge-pending">{html.escape(step)}</span>'
 
 
 UNSUPPORTED_MARK = "⚠ unsupported:"

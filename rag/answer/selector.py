@@ -1,15 +1,20 @@
 """Which retrieved sentences answer the question, and whether any does.
 
-A calibrated (question, sentence) probability from the project's cross-encoder
-(`rag.verify.cross_encoder`, task `answer`), trained on news questions with their
-answering sentences and on unanswerable ones made by swapping the question's key entity,
-time or number. The bundled embedder's cosine only chooses which sentences the
-cross-encoder reads (the `MAX_SCORED` closest to the question), since reading every
-sentence of every passage would cost more than the rest of the answer.
+A calibrated (question, sentence) probability. Its main signal is the project's
+cross-encoder (`rag.verify.cross_encoder`, task `answer`), trained on news questions with
+their answering sentences and on unanswerable ones made by swapping the question's key
+entity, time or number. A logistic stack, fitted on development questions by
+`evals/calibrate.py` (weights in `rag/verify/thresholds.json`), weighs its logit with the
+sentence's embedding cosine to the question and how many of the question's names its
+passage never mentions (a question about someone the article does not name is not
+answered by it). The cosine also chooses which sentences the cross-encoder reads (the
+`MAX_SCORED` closest), since reading every sentence of every passage would cost more than
+the rest of the answer.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -19,13 +24,23 @@ import numpy as np
 
 from rag.embeddings import Embedder
 from rag.schema import Passage
-from rag.verify.cross_encoder import CrossEncoder, default_cross_encoder
+from rag.verify.checker import thresholds
+from rag.verify.cross_encoder import TASKS, CrossEncoder, default_cross_encoder
+from rag.verify.lexical import analyse, missing_names
 
 # The cross-encoder reads this many sentences per question; the rest are too far from
 # the question in embedding space to be its answer (measured on the development sets:
 # bench/selection.py).
 MAX_SCORED = 12
 _CACHE_SIZE = 4096
+FEATURES = ("logit", "similarity", "names")
+NAMES_CAP = 3
+
+
+def stacked(features: dict[str, float]) -> float:
+    stack = thresholds()["answer_stack"]
+    z = float(stack["bias"]) + sum(float(stack[k]) * features[k] for k in FEATURES)
+    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
 
 @dataclass
@@ -36,6 +51,7 @@ class ScoredSentence:
     text: str
     score: float  # P(the sentence states the answer), calibrated
     similarity: float  # embedding cosine to the question
+    features: dict[str, float]
 
 
 class AnswerSelector:
@@ -70,9 +86,16 @@ class AnswerSelector:
         # Ties keep retrieval order: earlier passages first.
         closest = sorted(range(len(candidates)), key=lambda i: -float(similarities[i]))
         closest = closest[:MAX_SCORED]
-        probabilities = self.model.answers(question, [candidates[i][3] for i in closest])
-        scored = [ScoredSentence(*candidates[i], float(p), float(similarities[i]))
-                  for i, p in zip(closest, probabilities, strict=True)]
+        logits = self.model.logits([(question, candidates[i][3]) for i in closest])
+        asked = analyse(question)
+        names = [min(missing_names(asked, analyse(f"{p.title}\n{p.source}\n{p.text}")),
+                     NAMES_CAP) for p in passages]
+        scored = []
+        for i, logit in zip(closest, logits[:, TASKS.index("answer")], strict=True):
+            features = {"logit": float(logit), "similarity": float(similarities[i]),
+                        "names": float(names[candidates[i][0]])}
+            scored.append(ScoredSentence(*candidates[i], stacked(features),
+                                         float(similarities[i]), features))
         scored.sort(key=lambda s: (-s.score, s.passage_index, s.start))
         return scored
 

@@ -6,28 +6,43 @@
 2. A cheap lexical coverage (share of the claim's content words and numbers a window
    holds) keeps the few most promising windows, so the model reads `MAX_CANDIDATES`
    windows per claim, not every window of every passage.
-3. The cross-encoder (`rag.verify.cross_encoder`) reads claim and window together and
-   gives a calibrated probability that the window states everything the claim says.
+3. The cross-encoder (`rag.verify.cross_encoder`) reads claim and window together; its
+   logit, the window's coverage of the claim and the number of claim words it lacks are
+   stacked by a logistic regression fitted on development pairs (`evals/calibrate.py`),
+   which gives the calibrated probability that the window states everything the claim
+   says. (The model alone is trained on synthetic edits; the stack lets real labelled
+   claims weigh it against the plain lexical evidence.)
 4. One exact check the model can miss: a number, amount or year in the claim that the
    window does not hold ("2,000" = "2000" = "two thousand", "$1.4bn" = "$1.4 billion")
    caps that window's score at `HARD_CAP`.
 
-The best window wins; `supported` is its score against `THRESHOLD` (data, in
-`thresholds.json` beside this file, chosen by `evals/support/measure.py --calibrate`).
+The best window wins; `supported` is its score against the `support` threshold. The
+stack's weights and the thresholds are data, in `thresholds.json` beside this file,
+written by `python evals/calibrate.py`.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rag.chunking import sentence_spans
-from rag.support import _analyse, _covered, _Evidence, _number_problems
 from rag.verify.cross_encoder import CrossEncoder, default_cross_encoder
+from rag.verify.lexical import (
+    Analysis,
+    Evidence,
+    analyse,
+    covered,
+    missing_names,
+    number_problems,
+)
 
 __all__ = ["SupportVerdict", "check_claims", "check_support", "thresholds"]
 
@@ -54,14 +69,32 @@ class SupportVerdict:
     reasons: tuple[str, ...]
 
 
+MISSING_CAP = 6
+FEATURES = ("logit", "coverage", "missing", "names")
+NAMES_CAP = 4
+
+
 @dataclass
 class _Window:
     passage_index: int
     start: int
     end: int
     text: str  # what the model reads: the window, or the chosen sentences joined
-    coverage: float
+    coverage: float  # for ranking: longer windows pay a small penalty
     hard: tuple[str, ...] = ()
+
+    def features(self, claim: Analysis, logit: float) -> dict[str, float]:
+        share, missing = _covers(claim, self.text)
+        names = missing_names(claim, analyse(self.text))
+        return {"logit": logit, "coverage": share, "missing": float(min(missing, MISSING_CAP)),
+                "names": float(min(names, NAMES_CAP))}
+
+
+def stacked(features: dict[str, float]) -> float:
+    """P(supported) from a window's features, by the fitted stack."""
+    stack = thresholds()["stack"]
+    z = float(stack["bias"]) + sum(float(stack[k]) * features[k] for k in FEATURES)
+    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
 
 @lru_cache(maxsize=4096)
@@ -73,13 +106,18 @@ def _sentences(passage: str) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
-def _coverage(claim: Any, text: str) -> float:
-    hits = _covered(claim, _analyse(text))
-    return sum(hits) / len(hits) if hits else 0.0
+def _covers(claim: Analysis, text: str) -> tuple[float, int]:
+    """(share of the claim's content keys `text` holds, how many it lacks)."""
+    hits = covered(claim, analyse(text))
+    return (sum(hits) / len(hits) if hits else 0.0), len(hits) - sum(hits)
+
+
+def _coverage(claim: Analysis, text: str) -> float:
+    return _covers(claim, text)[0]
 
 
 def _candidates(claim_text: str, passages: Sequence[str]) -> list[_Window]:
-    claim = _analyse(claim_text)
+    claim = analyse(claim_text)
     windows: list[_Window] = []
     for p_index, passage in enumerate(passages):
         spans = _sentences(passage)
@@ -102,7 +140,7 @@ def _candidates(claim_text: str, passages: Sequence[str]) -> list[_Window]:
     windows.sort(key=lambda w: (-w.coverage, len(w.text), w.passage_index, w.start))
     chosen = windows[:MAX_CANDIDATES]
     for w in chosen:
-        w.hard = tuple(_number_problems(claim, _Evidence.of([_analyse(w.text)])))
+        w.hard = tuple(number_problems(claim, Evidence.of([analyse(w.text)])))
     return chosen
 
 
@@ -119,37 +157,54 @@ def check_support(claim: str, passages: Sequence[str], *,
 def check_claims(claims: Sequence[str], passages: Sequence[str], *,
                  model: CrossEncoder | None = None) -> list[SupportVerdict]:
     """`check_support` for many claims against the same passages, in one model batch."""
+    return [_verdict(passages, scored) for scored in window_features(claims, passages, model)]
+
+
+def window_features(claims: Sequence[str], passages: Sequence[str],
+                    model: CrossEncoder | None = None
+                    ) -> list[list[tuple[dict[str, float], _Window]] | str]:
+    """Per claim, each candidate window with its features; or why there is none."""
     passages = list(passages)
     stripped = [c.strip() for c in claims]
-    per_claim = [_candidates(c, passages) if _analyse(c).content else [] for c in stripped]
+    per_claim = [_candidates(c, passages) if analyse(c).content else [] for c in stripped]
     pairs = [(c, w.text) for c, ws in zip(stripped, per_claim, strict=True) for w in ws]
-    probabilities = (model or default_cross_encoder()).support(pairs) if pairs else []
-    threshold = float(thresholds()["support"])
-    verdicts: list[SupportVerdict] = []
+    logits = ((model or default_cross_encoder()).logits(pairs)[:, 0] if pairs
+              else np.zeros(0, dtype=np.float32))
+    out: list[list[tuple[dict[str, float], _Window]] | str] = []
     k = 0
     for claim, windows in zip(stripped, per_claim, strict=True):
-        if not _analyse(claim).content:
-            verdicts.append(_no_verdict(("claim has no content words",)))
+        claim_analysis = analyse(claim)
+        if not claim_analysis.content:
+            out.append("claim has no content words")
             continue
         if not windows:
-            verdicts.append(_no_verdict(("no passages",)))
+            out.append("no passages")
             continue
-        scored = []
-        for w in windows:
-            p = float(probabilities[k])
-            k += 1
-            scored.append((min(p, HARD_CAP) if w.hard else p, w))
-        score, best = max(scored, key=lambda sw: (sw[0], -sw[1].passage_index, -sw[1].start))
-        reasons = list(best.hard)
-        if score < threshold and not reasons:
-            reasons.append(f"the closest evidence does not state it (support {score:.2f})")
-        passage = passages[best.passage_index]
-        verdicts.append(SupportVerdict(
-            supported=score >= threshold, score=round(score, 6),
-            passage_index=best.passage_index, evidence_start=best.start,
-            evidence_end=best.end, evidence=passage[best.start : best.end],
-            reasons=tuple(reasons)))
-    return verdicts
+        out.append([(w.features(claim_analysis, float(logits[k + i])), w)
+                    for i, w in enumerate(windows)])
+        k += len(windows)
+    return out
+
+
+def _verdict(passages: Sequence[str], scored: list[tuple[dict[str, float], _Window]] | str
+             ) -> SupportVerdict:
+    if isinstance(scored, str):
+        return _no_verdict((scored,))
+    threshold = float(thresholds()["support"])
+    ranked = []
+    for features, w in scored:
+        p = stacked(features)
+        ranked.append((min(p, HARD_CAP) if w.hard else p, w))
+    score, best = max(ranked, key=lambda sw: (sw[0], -sw[1].passage_index, -sw[1].start))
+    reasons = list(best.hard)
+    if score < threshold and not reasons:
+        reasons.append(f"the closest evidence does not state it (support {score:.2f})")
+    passage = passages[best.passage_index]
+    return SupportVerdict(
+        supported=score >= threshold, score=round(score, 6),
+        passage_index=best.passage_index, evidence_start=best.start,
+        evidence_end=best.end, evidence=passage[best.start : best.end],
+        reasons=tuple(reasons))
 
 
 def _no_verdict(reasons: tuple[str, ...]) -> SupportVerdict:

@@ -39,10 +39,11 @@ MAX_PAIR_WORDPIECES = 192
 BATCH_SIZE = 16
 
 
-def encode_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]], max_len: int = MAX_PAIR_WORDPIECES
+def encode_pairs(tokenizer: Any, pairs: Sequence[tuple[str, str]]
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """[CLS] a [SEP] b [SEP] as int64 ids, mask and segment ids, padded to the longest pair.
-    Shared by training and inference, so the model is always fed as it was trained."""
+    """[CLS] a [SEP] b [SEP] as int64 ids, mask and segment ids, padded to the longest pair
+    (truncation is the tokenizer's, `pair_tokenizer`). Shared by training and inference, so
+    the model is always fed as it was trained."""
     encodings = tokenizer.encode_batch([(a, b) for a, b in pairs])
     ids = [e.ids for e in encodings]
     types = [e.type_ids for e in encodings]
