@@ -30,13 +30,13 @@ run-local: setup
 	$(BIN)/rag ingest corpus/
 	$(BIN)/rag ask --llm local "$(QUESTION)"
 
-# Rebuild the cross-encoder (rag/models/cross_encoder/) from the repo's own data recipe:
+# Rebuild the cross-encoder (models/cross_encoder/) from the repo's own data recipe:
 # deterministic, ~30-45 minutes on 2 cores. Then re-choose the thresholds on dev data.
 train: setup
 	$(BIN)/python -m pip install -q -e '.[train]'
 	$(BIN)/python -m train.make_data --out build/train --multihop $(MULTIHOP) \
 		--support-positive-share 0.35
-	$(BIN)/python -m train.train --data build/train/pairs.jsonl --out rag/models/cross_encoder \
+	$(BIN)/python -m train.train --data build/train/pairs.jsonl --out models/cross_encoder \
 		--epochs 2
 	$(BIN)/python evals/calibrate.py --multihop $(MULTIHOP)
 

@@ -51,7 +51,7 @@ def environment(root: Path = ROOT) -> dict[str, Any]:
 
     return {
         **git_commit(root),
-        "rag_package": str(Path(rag.__file__).resolve().parent),
+        "rag_package": shown_path(Path(rag.__file__).resolve().parent),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         # Timings depend on what else the machine runs; these say how busy it was.
@@ -80,3 +80,11 @@ class Stopwatch:
 def write_json(path: Path, result: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def report(result: dict[str, Any], json_path: Path | None, lines: Sequence[str]) -> int:
+    """Every bench's ending: the JSON file if asked for, the summary on stdout."""
+    if json_path:
+        write_json(json_path, result)
+    print("\n".join(lines))
+    return 0

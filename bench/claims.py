@@ -1,7 +1,7 @@
 """Claim-checking benchmark for whatever `rag.check_support` is (or `--checker`).
 
     python -m bench.claims --json evals/results/claims.json
-    python -m bench.claims --checker some.module:check --json /tmp/other.json
+    python -m bench.claims --checker some.module:check --json other.json
 
 Three data sets, all scored through the one call `check(claim, passages)` that returns an
 object with `supported` (bool) and `score` (float in [0, 1], higher = more supported):
@@ -52,8 +52,8 @@ from bench._common import (
     Stopwatch,
     environment,
     percentiles,
+    report,
     shown_path,
-    write_json,
 )
 
 SUMMEDITS = SHARED / "summedits-news" / "pairs.jsonl"
@@ -421,10 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run(args.checker, args.summedits, args.support, args.stitched, args.limit)
     if args.limit:
         result["limit"] = args.limit
-    if args.json:
-        write_json(args.json, result)
-    print("\n".join(summary_lines(result)))
-    return 0
+    return report(result, args.json, summary_lines(result))
 
 
 if __name__ == "__main__":

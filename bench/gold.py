@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench._common import ROOT, Stopwatch, environment, shown_path, write_json
+from bench._common import ROOT, Stopwatch, environment, report, shown_path
 
 GOLD = ROOT / "evals" / "gold"
 HEADLINE = ("answerable_accuracy", "refusal_accuracy", "citation_precision", "faithfulness",
@@ -80,10 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     datasets = [d.resolve() for d in args.datasets] or sorted(GOLD.glob("*.jsonl"))
     result = run(datasets)
-    if args.json:
-        write_json(args.json, result)
-    print("\n".join(summary_lines(result)))
-    return 0
+    return report(result, args.json, summary_lines(result))
 
 
 if __name__ == "__main__":

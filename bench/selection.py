@@ -42,8 +42,8 @@ from bench._common import (
     Stopwatch,
     environment,
     percentiles,
+    report,
     shown_path,
-    write_json,
 )
 
 MULTIHOP = SHARED / "multihop-rag"
@@ -200,10 +200,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run(args.articles, args.queries, args.k, args.limit)
     if args.limit:
         result["limit"] = args.limit
-    if args.json:
-        write_json(args.json, result)
-    print("\n".join(summary_lines(result)))
-    return 0
+    return report(result, args.json, summary_lines(result))
 
 
 if __name__ == "__main__":

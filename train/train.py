@@ -1,6 +1,6 @@
 """Fine-tune the bundled MiniLM as the project's cross-encoder and export it as int8 ONNX.
 
-    python -m train.train --data build/train/pairs.jsonl --out rag/models/cross_encoder
+    python -m train.train --data build/train/pairs.jsonl --out models/cross_encoder
 
 Deterministic for a given machine and thread count: fixed seeds, fixed batch order, a
 fixed number of steps (never a wall-clock budget). Writes `model.onnx` (int8) and
@@ -154,7 +154,7 @@ def run_onnx(path: Path, tokenizer: Any, pairs: list[tuple[str, str]]) -> np.nda
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=Path("build/train/pairs.jsonl"))
-    parser.add_argument("--out", type=Path, default=Path("rag/models/cross_encoder"))
+    parser.add_argument("--out", type=Path, default=Path("models/cross_encoder"))
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-5)

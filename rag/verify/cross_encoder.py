@@ -6,7 +6,7 @@ scores two relations between them.
 - task `answer`: does sentence `b` state (part of) the answer to question `a`?
 
 It is the bundled MiniLM (all-MiniLM-L6-v2) fine-tuned by `make train` (`train/`), exported
-to int8 ONNX under `rag/models/cross_encoder/` with a card (`card.json`: data hash, recipe,
+to int8 ONNX under `models/cross_encoder/` with a card (`card.json`: data hash, recipe,
 scores, sha256). Every load checks the file against the card's sha256, as the embedder
 does against its pin, so a swapped or damaged model fails loudly. The tokenizer is the
 embedder's pinned one, so both models read text the same way.
@@ -31,7 +31,9 @@ import numpy as np
 
 from rag.errors import ModelFilesError
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "models" / "cross_encoder"
+# Beside the package in the checkout (`make run` installs it editable), not inside it:
+# trained models live in the repository's models/ folder with their cards.
+MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "cross_encoder"
 TASKS = ("support", "answer")
 # A claim with three sentences of evidence fits; longer pairs lose the end of the longer
 # text first (the evidence, usually), which the caller keeps short by choosing windows.
