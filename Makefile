@@ -38,7 +38,7 @@ train: setup
 		--support-positive-share 0.35
 	$(BIN)/python -m train.train --data build/train/pairs.jsonl --out models/cross_encoder \
 		--epochs 2
-	$(BIN)/python evals/calibrate.py --multihop $(MULTIHOP)
+	$(BIN)/python evals/calibrate_learned.py --multihop $(MULTIHOP)
 
 serve: setup
 	$(BIN)/rag ingest corpus/

@@ -48,7 +48,7 @@ from rag.schema import (  # noqa: E402
     Passage,
     Status,
 )
-from rag.verify.checker import SupportVerdict, check_support  # noqa: E402
+from rag.support import SupportVerdict, check_support  # noqa: E402
 
 __all__ = [
     "Answer",

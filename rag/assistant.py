@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rag import followup
-from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer import make_answerer
 from rag.chain import AnswerChain, final_answer
 from rag.config import Settings
 from rag.embeddings import Embedder, get_embedder
@@ -40,7 +40,7 @@ class Assistant:
         self.store = Store(settings, embedder_name=self.embedder.name,
                            dimension=self.embedder.dimension)
         self.retriever: Retriever = make_retriever(settings, self.store, self.embedder)
-        self.answerer = ExtractiveAnswerer(self.embedder)
+        self.answerer = make_answerer(settings, self.embedder)
         self.generator = _make_generator(settings)
         self.chain = AnswerChain(settings, self.embedder, self.answerer, self.generator)
         self._write_lock = threading.Lock()

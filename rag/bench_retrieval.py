@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from rag.answer.extractive import ExtractiveAnswerer
 from rag.config import Settings, display_path
 from rag.embeddings import Embedder, EmbedderProxy
+from rag.extractive import ExtractiveAnswerer
 from rag.hybrid import HybridRetriever
 from rag.loaders import INVISIBLE_CHARS
 from rag.metrics import percentile

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from rag.answer.extractive import ExtractiveAnswerer
 from rag.citations import cite_and_verify, compose, parse_markers, sanitise
 from rag.config import Settings
 from rag.embeddings import Embedder
@@ -22,6 +21,7 @@ from rag.prompts import REFUSAL, answer_messages
 from rag.schema import CHECKING, Answer, AnswerMode, AnswerSentence, Passage, Status
 
 if TYPE_CHECKING:
+    from rag.answer import Answerer
     from rag.generation import Generator
 
 ChainEvent = str | Status | Answer
@@ -43,7 +43,7 @@ def final_answer(events: Iterable[ChainEvent]) -> Answer:
 
 
 class AnswerChain:
-    def __init__(self, settings: Settings, embedder: Embedder, answerer: ExtractiveAnswerer,
+    def __init__(self, settings: Settings, embedder: Embedder, answerer: Answerer,
                  generator: Generator | None) -> None:
         self.settings = settings
         self.embedder = embedder
@@ -88,7 +88,7 @@ class AnswerChain:
         # sentences are checked like any others.
         if _is_refusal(text) and not any(d.markers for d in drafts):
             return self._refusal(question, passages, mode="generative")
-        sentences = cite_and_verify(drafts, passages)
+        sentences = cite_and_verify(drafts, passages, self.embedder)
         self._require_answers(question, sentences)
         shown, citations = compose(sentences, keep_unsupported=self.settings.keep_unsupported)
         if not any(s.supported for s in sentences):

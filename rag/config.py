@@ -55,6 +55,8 @@ class Settings:
     # Generated sentences the checker cannot support are removed unless this is set,
     # in which case they stay in the answer, visibly marked.
     keep_unsupported: bool = False
+    # Which offline answerer: "rules" (rag.extractive) or "learned" (rag.answer.learned).
+    answerer: str = "rules"
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
 
     def __post_init__(self) -> None:
@@ -112,6 +114,8 @@ class Settings:
             values["local_threads"] = _int(env, "RAG_LOCAL_THREADS")
         if env.get("RAG_KEEP_UNSUPPORTED"):
             values["keep_unsupported"] = _bool(env, "RAG_KEEP_UNSUPPORTED")
+        if env.get("RAG_ANSWERER"):
+            values["answerer"] = env["RAG_ANSWERER"].strip().lower()
         if env.get("RAG_PROMPTS_DIR"):
             values["prompts_dir"] = Path(env["RAG_PROMPTS_DIR"])
         values.update({k: v for k, v in overrides.items() if v is not None})

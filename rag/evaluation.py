@@ -36,6 +36,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ from rag.config import display_path
 from rag.errors import RagError
 from rag.gold import GoldCase, Judgement, judge, load_gold
 from rag.schema import Answer, Citation
-from rag.verify.checker import check_support
+from rag.support import check_support
 
 if TYPE_CHECKING:
     from rag.assistant import Assistant
@@ -413,7 +414,7 @@ def run_eval(
 
     cases = load_gold(dataset)
     document_texts = assistant.document_texts()
-    check = check or check_support
+    check = check or _support_check(assistant)
     notes: list[str] = []
     if not document_texts:
         notes.append("the assistant has no documents indexed")
@@ -482,6 +483,16 @@ def run_eval(
                       checker_scores, _display_path(support_scores)),
         encoding="utf-8")
     return result
+
+
+def _support_check(assistant: Assistant) -> m.SupportCheck:
+    from rag.embeddings import MiniLMEmbedder
+
+    # The checker was calibrated on MiniLM cosines; reuse the assistant's copy of that
+    # model rather than load a second, but never feed it another model's vectors.
+    if isinstance(assistant.embedder, MiniLMEmbedder):
+        return partial(check_support, embedder=assistant.embedder)
+    return check_support
 
 
 def _environment(assistant: Assistant, documents: int) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 faithfulness, quote exactness, refusals and latency.
 
 Nothing here touches the store or the model except through the `check` callable the
-citation metrics take (by default `rag.verify.checker.check_support`), so every function can be
+citation metrics take (by default `rag.support.check_support`), so every function can be
 tested on hand-made `Answer`s.
 
 Conventions:
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.schema import Answer, Citation, Passage
-from rag.verify.checker import SupportVerdict, check_support
+from rag.support import SupportVerdict, check_support
 
 Span = tuple[str, int, int]
 SupportCheck = Callable[[str, Sequence[str]], SupportVerdict]

@@ -7,17 +7,16 @@ import unicodedata
 from rag.config import MAX_QUESTION_CHARS
 from rag.errors import InvalidQuestionError
 
-# Invisible characters a paste carries (a byte-order mark, zero-width space, word joiner,
-# soft hyphen) that say nothing: dropped, as ingest drops them from documents. Bidi
-# overrides and other format characters still refuse the question: they change what
-# the reader sees.
-_HARMLESS_INVISIBLE = str.maketrans("", "", "\ufeff\u200b\u2060\u00ad")
+# A byte-order mark that a paste carries from a file says nothing: dropped, as ingest
+# drops it from documents. Other invisible characters still refuse the question: they
+# can hide text from the person who typed it.
+_BYTE_ORDER_MARK = str.maketrans("", "", "\ufeff")
 
 
 def validate_question(question: object) -> str:
     if not isinstance(question, str):
         raise InvalidQuestionError("the question must be text")
-    question = question.translate(_HARMLESS_INVISIBLE)
+    question = question.translate(_BYTE_ORDER_MARK)
     if not question.strip():
         raise InvalidQuestionError("the question is empty")
     if len(question) > MAX_QUESTION_CHARS:

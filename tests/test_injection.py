@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 
 from rag import Answer, Assistant, InvalidQuestionError
-from rag.answer.extractive import shown_quote
+from rag.extractive import REFUSAL, shown_quote
 from rag.loaders import INVISIBLE_CHARS, load_file
-from rag.prompts import REFUSAL
 from tests.conftest import REPO, SEED
 from tests.test_core import assert_citations_exact as assert_exact
 

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from rag.config import Settings
+from rag.embeddings import sha256_file
 from rag.errors import ConfigError, GenerationError, ModelFilesError
 from rag.prompts import answer_messages
 
@@ -186,14 +187,6 @@ def check_gguf_header(path: Path) -> None:
     if version not in _GGUF_VERSIONS:
         raise ModelFilesError(f"{path} is GGUF version {version}; this runtime reads "
                               f"versions {', '.join(map(str, sorted(_GGUF_VERSIONS)))}")
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        while block := file.read(_READ):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _sidecar(target: Path) -> Path:

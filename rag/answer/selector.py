@@ -4,7 +4,7 @@ A calibrated (question, sentence) probability. Its main signal is the project's
 cross-encoder (`rag.verify.cross_encoder`, task `answer`), trained on news questions with
 their answering sentences and on unanswerable ones made by swapping the question's key
 entity, time or number. A logistic stack, fitted on development questions by
-`evals/calibrate.py` (weights in `rag/verify/thresholds.json`), weighs its logit with the
+`evals/calibrate_learned.py` (weights in `rag/verify/thresholds.json`), weighs its logit with the
 sentence's embedding cosine to the question and how many of the question's names its
 passage never mentions (a question about someone the article does not name is not
 answered by it). The cosine also chooses which sentences the cross-encoder reads (the
@@ -24,9 +24,8 @@ import numpy as np
 
 from rag.embeddings import Embedder
 from rag.schema import Passage
-from rag.verify.checker import thresholds
+from rag.verify.checker import missing_names, plain_analyse, thresholds
 from rag.verify.cross_encoder import TASKS, CrossEncoder, default_cross_encoder
-from rag.verify.lexical import analyse, missing_names
 
 # The cross-encoder reads this many sentences per question; the rest are too far from
 # the question in embedding space to be its answer (measured on the development sets:
@@ -81,14 +80,14 @@ class AnswerSelector:
                 candidates.append((index, start, end, text))
         if not candidates:
             return []
-        similarities = self._embed([c[3] for c in candidates]) @ \
+        similarities = self.vectors([c[3] for c in candidates]) @ \
             self.embedder.embed_query(question)
         # Ties keep retrieval order: earlier passages first.
         closest = sorted(range(len(candidates)), key=lambda i: -float(similarities[i]))
         closest = closest[:MAX_SCORED]
         logits = self.model.logits([(question, candidates[i][3]) for i in closest])
-        asked = analyse(question)
-        names = [min(missing_names(asked, analyse(f"{p.title}\n{p.source}\n{p.text}")),
+        asked = plain_analyse(question)
+        names = [min(missing_names(asked, plain_analyse(f"{p.title}\n{p.source}\n{p.text}")),
                      NAMES_CAP) for p in passages]
         scored = []
         for i, logit in zip(closest, logits[:, TASKS.index("answer")], strict=True):
@@ -99,7 +98,8 @@ class AnswerSelector:
         scored.sort(key=lambda s: (-s.score, s.passage_index, s.start))
         return scored
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        """Sentence vectors, cached: scoring already embedded every candidate."""
         with self._lock:
             found = {t: self._vectors[t] for t in dict.fromkeys(texts) if t in self._vectors}
             for text in found:

@@ -8,7 +8,7 @@
    windows per claim, not every window of every passage.
 3. The cross-encoder (`rag.verify.cross_encoder`) reads claim and window together; its
    logit, the window's coverage of the claim and the number of claim words it lacks are
-   stacked by a logistic regression fitted on development pairs (`evals/calibrate.py`),
+   stacked by a logistic regression fitted on development pairs (`evals/calibrate_learned.py`),
    which gives the calibrated probability that the window states everything the claim
    says. (The model alone is trained on synthetic edits; the stack lets real labelled
    claims weigh it against the plain lexical evidence.)
@@ -18,13 +18,14 @@
 
 The best window wins; `supported` is its score against the `support` threshold. The
 stack's weights and the thresholds are data, in `thresholds.json` beside this file,
-written by `python evals/calibrate.py`.
+written by `python evals/calibrate_learned.py`.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -34,15 +35,11 @@ from typing import Any
 import numpy as np
 
 from rag.chunking import sentence_spans
+
+# The rule checker's text analysis (content words, numbers, names) is the exact side of
+# this one: one analysis, not two.
+from rag.support import _analyse, _Analysis, _covered, _Evidence, _number_problems
 from rag.verify.cross_encoder import CrossEncoder, default_cross_encoder
-from rag.verify.lexical import (
-    Analysis,
-    Evidence,
-    analyse,
-    covered,
-    missing_names,
-    number_problems,
-)
 
 __all__ = ["SupportVerdict", "check_claims", "check_support", "thresholds"]
 
@@ -83,11 +80,27 @@ class _Window:
     coverage: float  # for ranking: longer windows pay a small penalty
     hard: tuple[str, ...] = ()
 
-    def features(self, claim: Analysis, logit: float) -> dict[str, float]:
+    def features(self, claim: _Analysis, logit: float) -> dict[str, float]:
         share, missing = _covers(claim, self.text)
-        names = missing_names(claim, analyse(self.text))
+        names = missing_names(claim, plain_analyse(self.text))
         return {"logit": logit, "coverage": share, "missing": float(min(missing, MISSING_CAP)),
                 "names": float(min(names, NAMES_CAP))}
+
+
+# "U.S.", "U.K.": dotted initials read as one word, so they match "US" and "UK".
+_DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")
+
+
+def plain_analyse(text: str) -> _Analysis:
+    return _analyse(_DOTTED.sub(lambda m: m.group().replace(".", "") + " ", text))
+
+
+def missing_names(claim: _Analysis, evidence: _Analysis) -> int:
+    """The claim's names (capitalised words not opening a sentence) the evidence never
+    mentions; "US" is found in "United States" through its initials."""
+    return len({t.low for t in claim.tokens
+                if t.cap and not t.initial and t.kind == "word"
+                and not evidence.has_word(t.stem, t.low)})
 
 
 def stacked(features: dict[str, float]) -> float:
@@ -106,18 +119,18 @@ def _sentences(passage: str) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
-def _covers(claim: Analysis, text: str) -> tuple[float, int]:
+def _covers(claim: _Analysis, text: str) -> tuple[float, int]:
     """(share of the claim's content keys `text` holds, how many it lacks)."""
-    hits = covered(claim, analyse(text))
+    hits = _covered(claim, plain_analyse(text))
     return (sum(hits) / len(hits) if hits else 0.0), len(hits) - sum(hits)
 
 
-def _coverage(claim: Analysis, text: str) -> float:
+def _coverage(claim: _Analysis, text: str) -> float:
     return _covers(claim, text)[0]
 
 
 def _candidates(claim_text: str, passages: Sequence[str]) -> list[_Window]:
-    claim = analyse(claim_text)
+    claim = plain_analyse(claim_text)
     windows: list[_Window] = []
     for p_index, passage in enumerate(passages):
         spans = _sentences(passage)
@@ -140,7 +153,7 @@ def _candidates(claim_text: str, passages: Sequence[str]) -> list[_Window]:
     windows.sort(key=lambda w: (-w.coverage, len(w.text), w.passage_index, w.start))
     chosen = windows[:MAX_CANDIDATES]
     for w in chosen:
-        w.hard = tuple(number_problems(claim, Evidence.of([analyse(w.text)])))
+        w.hard = tuple(_number_problems(claim, _Evidence.of([plain_analyse(w.text)])))
     return chosen
 
 
@@ -166,14 +179,14 @@ def window_features(claims: Sequence[str], passages: Sequence[str],
     """Per claim, each candidate window with its features; or why there is none."""
     passages = list(passages)
     stripped = [c.strip() for c in claims]
-    per_claim = [_candidates(c, passages) if analyse(c).content else [] for c in stripped]
+    per_claim = [_candidates(c, passages) if plain_analyse(c).content else [] for c in stripped]
     pairs = [(c, w.text) for c, ws in zip(stripped, per_claim, strict=True) for w in ws]
     logits = ((model or default_cross_encoder()).logits(pairs)[:, 0] if pairs
               else np.zeros(0, dtype=np.float32))
     out: list[list[tuple[dict[str, float], _Window]] | str] = []
     k = 0
     for claim, windows in zip(stripped, per_claim, strict=True):
-        claim_analysis = analyse(claim)
+        claim_analysis = plain_analyse(claim)
         if not claim_analysis.content:
             out.append("claim has no content words")
             continue

@@ -11,15 +11,15 @@ scores, sha256). Every load checks the file against the card's sha256, as the em
 does against its pin, so a swapped or damaged model fails loudly. The tokenizer is the
 embedder's pinned one, so both models read text the same way.
 
-Scores are probabilities: each task's logit goes through the Platt scaling fitted on the
-training run's held-out articles (`card.json`, `calibration`).
+It gives raw logits: the checker and the answer selector each turn theirs into a
+calibrated probability with a stack fitted on development data (`rag/verify/
+thresholds.json`). The card's Platt scaling records how the logits of the training run's
+held-out articles were calibrated on their own.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 import os
 import threading
 from collections.abc import Sequence
@@ -69,14 +69,6 @@ def pair_tokenizer(tokenizer_path: Path, max_len: int = MAX_PAIR_WORDPIECES) -> 
     return tokenizer
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_card(model_dir: Path = MODEL_DIR) -> dict[str, Any]:
     path = model_dir / "card.json"
     try:
@@ -93,20 +85,18 @@ class CrossEncoder:
         os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         import onnxruntime as ort
 
-        from rag.embeddings import bundled_model_files
+        from rag.embeddings import bundled_model_files, sha256_file
 
         card = read_card(model_dir)
         model_path = model_dir / card["file"]
         if not model_path.is_file():
             raise ModelFilesError(f"the cross-encoder model is missing: {model_path}")
-        found = _sha256(model_path)
+        found = sha256_file(model_path)
         if found != card["sha256"]:
             raise ModelFilesError(
                 f"{model_path} does not match its card (sha256 {found}, card {card['sha256']}):"
                 " re-run `make train` or restore the committed file")
         self.card = card
-        self._calibration = {task: (float(card["calibration"][task]["a"]),
-                                    float(card["calibration"][task]["b"])) for task in TASKS}
         self._tokenizer = pair_tokenizer(bundled_model_files()[1], int(card["max_wordpieces"]))
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or max(1, os.cpu_count() or 1)
@@ -132,20 +122,6 @@ class CrossEncoder:
             out[rows] = result
         return out
 
-    def probabilities(self, task: str, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        column = TASKS.index(task)
-        a, b = self._calibration[task]
-        z = self.logits(pairs)[:, column].astype(np.float64)
-        return 1.0 / (1.0 + np.exp(-(a * z + b)))
-
-    def support(self, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
-        """P(evidence supports claim) for (claim, evidence) pairs."""
-        return self.probabilities("support", pairs)
-
-    def answers(self, question: str, sentences: Sequence[str]) -> np.ndarray:
-        """P(sentence answers question) for each sentence."""
-        return self.probabilities("answer", [(question, s) for s in sentences])
-
 
 _default_lock = threading.Lock()
 
@@ -160,7 +136,3 @@ def default_cross_encoder() -> CrossEncoder:
     with _default_lock:
         return _default()
 
-
-def logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))

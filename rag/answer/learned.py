@@ -1,23 +1,24 @@
-"""The offline answerer: quote the retrieved sentences that answer the question, cite
-them by exact span, or refuse.
+"""The learned offline answerer (`RAG_ANSWERER=learned`): quote the retrieved sentences
+that answer the question, cite them by exact span, or refuse. Not the default: on the seed
+gold sets it answers far fewer questions right than the rule answerer (`rag.extractive`;
+figures in the README, "Known limits").
 
 The answer leads with the sentence the selector (`rag.answer.selector`) finds most
 likely to answer; a second is kept only when it answers too and adds a fact (it is not the
 same sentence again from another copy, nor a near-paraphrase of the first). Under the
 refusal threshold, chosen on development data (`rag/verify/thresholds.json`,
-`evals/calibrate.py`), the question is refused with the closest passages.
+`evals/calibrate_learned.py`), the question is refused with the closest passages.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import numpy as np
 
 from rag.answer.selector import AnswerSelector, ScoredSentence
 from rag.embeddings import Embedder
+from rag.extractive import Extraction, shown_quote
 from rag.prompts import REFUSAL
 from rag.schema import Citation, Passage
 from rag.verify.checker import thresholds
@@ -26,24 +27,9 @@ from rag.verify.cross_encoder import CrossEncoder
 MAX_SENTENCES = 2
 # Two sentences this close in meaning say the same thing: the second adds nothing.
 SAME_FACT_COSINE = 0.9
-# Footnote markers an article carries ("officials said.[2]"): in an answer they would read
-# as citations of ours that do not exist.
-_FOOTNOTE = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 
 
-def shown_quote(quote: str) -> str:
-    """A quote as the answer text shows it; the citation keeps it verbatim."""
-    return _FOOTNOTE.sub("", quote).strip()
-
-
-class Extraction(NamedTuple):
-    text: str  # the answer with [n] markers, or the refusal
-    citations: list[Citation]
-    refused: bool
-    reason: str | None  # why it refused, for the reader
-
-
-class ExtractiveAnswerer:
+class LearnedAnswerer:
     def __init__(self, embedder: Embedder, *, threshold: float | None = None,
                  model: CrossEncoder | None = None) -> None:
         self.embedder = embedder
@@ -89,5 +75,5 @@ class ExtractiveAnswerer:
             return True
         if " ".join(a.text.split()) == " ".join(b.text.split()):
             return True
-        va, vb = self.embedder.embed([a.text, b.text])
+        va, vb = self.selector.vectors([a.text, b.text])
         return float(np.dot(va, vb)) >= SAME_FACT_COSINE
