@@ -812,7 +812,7 @@ def _checker_section(scores: Any, path: str | None) -> str:
     and the thresholds in use."""
     if not isinstance(scores, Mapping):
         return ""
-    from rag.verify.checker import thresholds
+    from rag import support
 
     title = (f"<h2>Verifier, scored on labelled claims <span class='muted'>{_e(path)}</span>"
              "</h2><p class='muted'>The checker that judges the citation metrics above, on "
@@ -834,8 +834,8 @@ def _checker_section(scores: Any, path: str | None) -> str:
     out = [title, "<table><tr><th>set</th><th>pairs</th><th>balanced accuracy</th>"
            "<th>… threshold fitted on other articles</th><th>AUC</th></tr>",
            "".join(rows), "</table>"]
-    out.append(_kv_table((f"threshold: {k}", _short(v)) for k, v in thresholds().items()
-                         if not isinstance(v, (dict, list))))
+    out.append(_kv_table([("checker threshold (rag.support.THRESHOLD)",
+                           _short(support.THRESHOLD))]))
     for name, block in sets.items():
         bins = (block or {}).get("reliability", {}).get("bins") if isinstance(
             block, Mapping) else None
