@@ -24,6 +24,14 @@ the answer holds the gold answer when the gold string occurs in the answer text,
 insensitive, as the benchmark scores it; a refusal never counts (the refusal text would
 otherwise "contain" a gold "No"). `contains_gold_word` is the stricter reading, whole words
 only. Null queries are right when refused. Latency is the wall-clock time of `ask`.
+
+Withheld evidence (RGB's "negative rejection"): every answerable query again, with the
+articles its evidence comes from removed from what the answerer sees (the top `4k`
+passages, minus those from an evidence URL or holding an evidence fact, cut to k). The
+passages left are the corpus's closest text on the same topic that does not answer, and
+the right outcome is a refusal. Measured on `Assistant.answerer.answer`, the offline
+answer decision itself. Another outlet may carry the same fact, so a few of these are
+answerable after all: the figure is a floor on how often a refusal is right.
 """
 
 from __future__ import annotations
@@ -80,6 +88,7 @@ def run(articles: Path, queries: Path, k: int = K, limit: int | None = None) -> 
     rows = load_queries(Path(queries))[:limit]
     selection: list[dict[str, Any]] = []
     nulls: list[dict[str, Any]] = []
+    withheld: list[bool] = []
     latencies: list[float] = []
     stages: dict[str, list[float]] = defaultdict(list)
     errors: list[dict[str, str]] = []
@@ -112,6 +121,8 @@ def run(articles: Path, queries: Path, k: int = K, limit: int | None = None) -> 
             if not facts:
                 nulls.append({"refused": answer is None or answer.refused})
                 continue
+            if answer is not None:  # a rejected question was counted as an error
+                withheld.append(_withheld_refused(assistant, question, row, facts, k))
             ranked = [normalise(s.text) for s in scored]
             top = [is_fact(text, facts) for text in ranked[:3]]
             refused = answer is None or answer.refused
@@ -131,11 +142,22 @@ def run(articles: Path, queries: Path, k: int = K, limit: int | None = None) -> 
                 "contains_gold_word": strict,
             })
     result.update(summarise(selection, nulls, latencies))
+    result["withheld_evidence"] = {"queries": len(withheld), "refused": _rate(withheld)}
     # The answer's own split of its time, to tell a slower retriever from a slower answerer.
     result["answer_stages_ms"] = {stage: percentiles(v) for stage, v in stages.items()}
     result["errors"] = errors
     result["seconds"] = watch.seconds()
     return result
+
+
+def _withheld_refused(assistant: Any, question: str, row: dict[str, Any],
+                      facts: Sequence[str], k: int) -> bool:
+    from rag.bench_retrieval import normalise
+
+    urls = {e.get("url") for e in row.get("evidence") or [] if e.get("url")}
+    kept = [p for p in assistant.retrieve(question, k=4 * k)
+            if p.url not in urls and not any(f in normalise(p.text) for f in facts)][:k]
+    return bool(assistant.answerer.answer(question, kept).refused)
 
 
 _KEYS = ("p@1", "p@3", "recall@3", "evidence_retrieved", "answered", "contains_gold",
@@ -176,6 +198,8 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
             f"{key} {answerable[key]}" for key in _KEYS),
         f"P@1 where evidence was retrieved: {result['p@1_given_evidence_retrieved']}",
         f"null ({result['null']['queries']}): refused {result['null']['refused']}",
+        f"evidence withheld ({result['withheld_evidence']['queries']}): refused "
+        f"{result['withheld_evidence']['refused']}",
         f"answer latency p50 {result['answer_latency_ms']['p50']} ms, "
         f"p95 {result['answer_latency_ms']['p95']} ms",
     ]

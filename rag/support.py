@@ -368,9 +368,18 @@ def _numbers_match(claim: _Number, other: _Number) -> bool:
     )
 
 
+# "U.S.", "U.K.": dotted initials read as one word, so they match "US" and "UK" (and the
+# dots end no sentence). Same length, so token offsets still index the original text.
+_DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")
+
+
+def _undot(m: re.Match[str]) -> str:
+    return m.group().replace(".", "").ljust(len(m.group()))
+
+
 @lru_cache(maxsize=16384)
 def _analyse(text: str) -> _Analysis:
-    tokens = _tokenize(text)
+    tokens = _tokenize(_DOTTED.sub(_undot, text))
     numbers = _parse_numbers(tokens)
     number_at = {first: (last, number) for first, last, number in numbers}
     content: dict[str, str] = {}

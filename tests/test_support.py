@@ -157,6 +157,16 @@ def test_names_match_across_inflections_and_acronyms() -> None:
                    "The peacekeepers were there to protect the population of Armenia.").supported
 
 
+@pytest.mark.parametrize(("claim", "passage"), [
+    ("The U.S. imposed new sanctions on Russia.", "The US imposed new sanctions on Russia."),
+    ("The US imposed new sanctions on Russia.", "The U.S. imposed new sanctions on Russia."),
+    ("U.K. ministers criticised Russia.", "UK ministers criticised Russia on Monday."),
+])
+def test_dotted_initials_are_the_same_name_undotted(claim: str, passage: str) -> None:
+    assert verdict(claim, passage).supported, verdict(claim, passage).reasons
+    assert not verdict(claim.replace("Russia", "China"), passage).supported
+
+
 # --- negation --------------------------------------------------------------------------------
 
 

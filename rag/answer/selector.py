@@ -24,7 +24,8 @@ import numpy as np
 
 from rag.embeddings import Embedder
 from rag.schema import Passage
-from rag.verify.checker import missing_names, plain_analyse, thresholds
+from rag.support import _analyse
+from rag.verify.checker import missing_names, thresholds
 from rag.verify.cross_encoder import TASKS, CrossEncoder, default_cross_encoder
 
 # The cross-encoder reads this many sentences per question; the rest are too far from
@@ -86,8 +87,8 @@ class AnswerSelector:
         closest = sorted(range(len(candidates)), key=lambda i: -float(similarities[i]))
         closest = closest[:MAX_SCORED]
         logits = self.model.logits([(question, candidates[i][3]) for i in closest])
-        asked = plain_analyse(question)
-        names = [min(missing_names(asked, plain_analyse(f"{p.title}\n{p.source}\n{p.text}")),
+        asked = _analyse(question)
+        names = [min(missing_names(asked, _analyse(f"{p.title}\n{p.source}\n{p.text}")),
                      NAMES_CAP) for p in passages]
         scored = []
         for i, logit in zip(closest, logits[:, TASKS.index("answer")], strict=True):

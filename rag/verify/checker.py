@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -82,17 +81,9 @@ class _Window:
 
     def features(self, claim: _Analysis, logit: float) -> dict[str, float]:
         share, missing = _covers(claim, self.text)
-        names = missing_names(claim, plain_analyse(self.text))
+        names = missing_names(claim, _analyse(self.text))
         return {"logit": logit, "coverage": share, "missing": float(min(missing, MISSING_CAP)),
                 "names": float(min(names, NAMES_CAP))}
-
-
-# "U.S.", "U.K.": dotted initials read as one word, so they match "US" and "UK".
-_DOTTED = re.compile(r"\b(?:[A-Z]\.){2,}")
-
-
-def plain_analyse(text: str) -> _Analysis:
-    return _analyse(_DOTTED.sub(lambda m: m.group().replace(".", "") + " ", text))
 
 
 def missing_names(claim: _Analysis, evidence: _Analysis) -> int:
@@ -121,7 +112,7 @@ def _sentences(passage: str) -> tuple[tuple[int, int], ...]:
 
 def _covers(claim: _Analysis, text: str) -> tuple[float, int]:
     """(share of the claim's content keys `text` holds, how many it lacks)."""
-    hits = _covered(claim, plain_analyse(text))
+    hits = _covered(claim, _analyse(text))
     return (sum(hits) / len(hits) if hits else 0.0), len(hits) - sum(hits)
 
 
@@ -130,7 +121,7 @@ def _coverage(claim: _Analysis, text: str) -> float:
 
 
 def _candidates(claim_text: str, passages: Sequence[str]) -> list[_Window]:
-    claim = plain_analyse(claim_text)
+    claim = _analyse(claim_text)
     windows: list[_Window] = []
     for p_index, passage in enumerate(passages):
         spans = _sentences(passage)
@@ -153,7 +144,7 @@ def _candidates(claim_text: str, passages: Sequence[str]) -> list[_Window]:
     windows.sort(key=lambda w: (-w.coverage, len(w.text), w.passage_index, w.start))
     chosen = windows[:MAX_CANDIDATES]
     for w in chosen:
-        w.hard = tuple(_number_problems(claim, _Evidence.of([plain_analyse(w.text)])))
+        w.hard = tuple(_number_problems(claim, _Evidence.of([_analyse(w.text)])))
     return chosen
 
 
@@ -179,14 +170,14 @@ def window_features(claims: Sequence[str], passages: Sequence[str],
     """Per claim, each candidate window with its features; or why there is none."""
     passages = list(passages)
     stripped = [c.strip() for c in claims]
-    per_claim = [_candidates(c, passages) if plain_analyse(c).content else [] for c in stripped]
+    per_claim = [_candidates(c, passages) if _analyse(c).content else [] for c in stripped]
     pairs = [(c, w.text) for c, ws in zip(stripped, per_claim, strict=True) for w in ws]
     logits = ((model or default_cross_encoder()).logits(pairs)[:, 0] if pairs
               else np.zeros(0, dtype=np.float32))
     out: list[list[tuple[dict[str, float], _Window]] | str] = []
     k = 0
     for claim, windows in zip(stripped, per_claim, strict=True):
-        claim_analysis = plain_analyse(claim)
+        claim_analysis = _analyse(claim)
         if not claim_analysis.content:
             out.append("claim has no content words")
             continue
