@@ -68,11 +68,11 @@ eval: setup
 		--out evals/runs/latest; status=$$?; rm -rf $$home; exit $$status
 
 bench: setup
-	$(BIN)/rag bench perf --articles $(MULTIHOP)/articles.jsonl --json evals/results/perf.json \
+	$(BIN)/python -m bench.perf --articles $(MULTIHOP)/articles.jsonl --json evals/results/perf.json \
 		--readme README.md
 
 bench-retrieval: setup
-	$(BIN)/rag bench retrieval --articles $(MULTIHOP)/articles.jsonl \
+	$(BIN)/python -m bench.retrieval --articles $(MULTIHOP)/articles.jsonl \
 		--queries $(MULTIHOP)/queries.jsonl --json evals/results/retrieval.json
 
 clean:

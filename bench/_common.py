@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from rag.embeddings import Embedder
+
 # The repository this copy of bench/ sits in (a worktree of an old commit, when a
 # baseline is measured), so the commit recorded is the one whose `rag` was measured.
 ROOT = Path(__file__).resolve().parents[1]
@@ -88,3 +90,29 @@ def report(result: dict[str, Any], json_path: Path | None, lines: Sequence[str])
         write_json(json_path, result)
     print("\n".join(lines))
     return 0
+
+
+class EmbedderProxy:
+    """An embedder that hands every call to `inner`: the base of wrappers that change one
+    behaviour (timing, caching) and must keep the rest of the interface whole."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.dimension = inner.dimension
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self.inner.embed(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.inner.embed_query(text)
+
+    def embed_spans(self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
+                    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        return self.inner.embed_spans(texts, spans)
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return self.inner.count_tokens(texts)
+
+    def token_spans(self, text: str) -> list[tuple[int, int]]:
+        return self.inner.token_spans(text)

@@ -4,7 +4,7 @@ first, and do its answers hold the gold answer?
     python -m bench.selection --json evals/results/selection.json
 
 The articles (`../shared/bench/multihop-rag/articles.jsonl`) are ingested once into a
-temporary data directory, the way `rag bench retrieval` does, with the product's default
+temporary data directory, the way `bench.retrieval` does, with the product's default
 settings. For every non-null query the top k=5 passages come from `Assistant.retrieve`,
 and `Assistant.answerer.score_sentences` ranks their sentences:
 
@@ -78,8 +78,8 @@ def _rate(values: Sequence[bool | float]) -> float | None:
 
 def run(articles: Path, queries: Path, k: int = K, limit: int | None = None) -> dict[str, Any]:
     # Imported here so the `rag` measured is the one on sys.path when the bench runs.
+    from bench.retrieval import load_queries, normalise
     from rag import Assistant, RagError
-    from rag.bench_retrieval import load_queries, normalise
 
     watch = Stopwatch()
     result: dict[str, Any] = {"bench": "selection", **environment(),
@@ -152,7 +152,7 @@ def run(articles: Path, queries: Path, k: int = K, limit: int | None = None) -> 
 
 def _withheld_refused(assistant: Any, question: str, row: dict[str, Any],
                       facts: Sequence[str], k: int) -> bool:
-    from rag.bench_retrieval import normalise
+    from bench.retrieval import normalise
 
     urls = {e.get("url") for e in row.get("evidence") or [] if e.get("url")}
     kept = [p for p in assistant.retrieve(question, k=4 * k)

@@ -136,7 +136,7 @@ def gold_questions() -> tuple[list[Question], list[Question]]:
 
 
 def multihop_questions(multihop: Path) -> tuple[list[Question], list[Question]]:
-    from rag.bench_retrieval import load_queries
+    from bench.retrieval import load_queries
 
     answerable: list[Question] = []
     unanswerable: list[Question] = []

@@ -76,24 +76,6 @@ def _parser() -> argparse.ArgumentParser:
                        help="require this login (better: set RAG_UI_AUTH, not visible in ps)")
     _llm_option(serve)
 
-    bench = commands.add_parser("bench", help="benchmarks: retrieval quality, performance")
-    benches = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
-    retrieval = benches.add_parser(
-        "retrieval", help="hybrid vs dense retrieval on MultiHop-RAG-style data")
-    retrieval.add_argument("--articles", type=Path, required=True)
-    retrieval.add_argument("--queries", type=Path, required=True)
-    retrieval.add_argument("--k", type=int, default=10)
-    retrieval.add_argument("--json", type=Path, default=None, metavar="OUT")
-    perf = benches.add_parser(
-        "perf", help="ingest vs the naive llama-index pipeline, latency at 1k-100k chunks")
-    perf.add_argument("--articles", type=Path,
-                      default=PACKAGE_ROOT.parent / "shared/bench/multihop-rag/articles.jsonl")
-    perf.add_argument("--seed", type=Path, default=PACKAGE_ROOT / "corpus",
-                      help="seed corpus ingested with the articles (default: corpus/)")
-    perf.add_argument("--json", type=Path, default=None, metavar="OUT")
-    perf.add_argument("--readme", type=Path, default=None, metavar="README",
-                      help="rewrite the performance summary between the perf markers there")
-
     evaluate = commands.add_parser(
         "eval", help="score answers on a gold set; write metrics.json, results.jsonl, report.html")
     evaluate.add_argument("--dataset", type=Path, default=EVALS / "gold" / "seed.jsonl",
@@ -152,23 +134,6 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         from rag.validation import validate_question
 
         validate_question(args.question)
-    if args.command == "bench" and args.bench == "retrieval":
-        # Runs in a temporary data directory: the user's index is never opened.
-        from rag.bench_retrieval import format_table, run_retrieval_bench
-
-        result = run_retrieval_bench(args.articles, args.queries, k=args.k, json_out=args.json,
-                                     progress=lambda m: print(m, file=sys.stderr))
-        print(format_table(result))
-        return EXIT_OK
-    if args.command == "bench" and args.bench == "perf":
-        from rag.bench_perf import format_table as perf_table
-        from rag.bench_perf import run_perf_bench, update_readme
-
-        figures = run_perf_bench(args.articles, args.seed, args.json)
-        if args.readme is not None:
-            update_readme(args.readme, figures)
-        print(perf_table(figures))
-        return EXIT_OK
     if args.command == "serve":
         auth = _parse_auth(args.auth or os.environ.get("RAG_UI_AUTH"))
         if args.host not in {"127.0.0.1", "localhost", "::1"} and auth is None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.bench_perf import (
+from bench.perf import (
     README_BEGIN,
     README_END,
     TARGETS,

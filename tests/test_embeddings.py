@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from bench._common import EmbedderProxy
 from rag.assistant import Assistant
-from rag.embeddings import EmbedderProxy, MiniLMEmbedder
+from rag.embeddings import MiniLMEmbedder
 from rag.hybrid import HybridRetriever, sentence_spans_in
 
 TEXTS = [

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from bench.retrieval import format_table, run_retrieval_bench, score_query
 from rag.assistant import Assistant
-from rag.bench_retrieval import format_table, run_retrieval_bench, score_query
 from rag.config import Settings
 from rag.embeddings import Embedder
 from rag.errors import InvalidArgumentError

@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from bench._common import EmbedderProxy
 from rag.config import Settings, display_path
-from rag.embeddings import Embedder, EmbedderProxy
+from rag.embeddings import Embedder
 from rag.extractive import ExtractiveAnswerer
 from rag.hybrid import HybridRetriever
 from rag.loaders import INVISIBLE_CHARS
@@ -278,3 +279,25 @@ def format_markdown(result: dict[str, Any]) -> str:
     ]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(result)]
     return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.retrieval",
+        description="Hybrid vs dense retrieval on MultiHop-RAG-style data.")
+    parser.add_argument("--articles", type=Path, required=True)
+    parser.add_argument("--queries", type=Path, required=True)
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT")
+    args = parser.parse_args(argv)
+    result = run_retrieval_bench(args.articles, args.queries, k=args.k, json_out=args.json,
+                                 progress=lambda m: print(m, file=sys.stderr))
+    print(format_table(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
