@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.embeddings import Embedder
+from rag.index.embeddings import Embedder
 
 # The repository this copy of bench/ sits in (a worktree of an old commit, when a
 # baseline is measured), so the commit recorded is the one whose `rag` was measured.

@@ -8,7 +8,7 @@ object with `supported` (bool) and `score` (float in [0, 1], higher = more suppo
 
 SummEdits-news (`../shared/bench/summedits-news/pairs.jsonl`, 819 pairs over 25 articles,
 never copied into the repository). Each article is cut into passages of four consecutive
-sentences starting every second sentence (`rag.chunking.sentence_spans`): windows of that
+sentences starting every second sentence (`rag.text.sentences.sentence_spans`): windows of that
 size are what retrieval hands the checker, a uniform cut works on the one article with no
 paragraph breaks, and with the overlap any two adjacent sentences share a passage, so a
 claim joining them is checkable. Each summary sentence is checked against all the
@@ -268,7 +268,7 @@ def word_overlap(summary: str, document: str) -> float:
 # --- data sets ----------------------------------------------------------------------------
 
 def sentences(text: str) -> list[str]:
-    from rag.chunking import sentence_spans
+    from rag.text.sentences import sentence_spans
 
     found = [text[s:e] for s, e in sentence_spans(text)]
     return found or ([text.strip()] if text.strip() else [])
@@ -277,7 +277,7 @@ def sentences(text: str) -> list[str]:
 def article_passages(document: str) -> list[str]:
     """Windows of WINDOW_SENTENCES sentences every WINDOW_STRIDE sentences, each an exact
     slice of the article; the last window always reaches the article's end."""
-    from rag.chunking import sentence_spans
+    from rag.text.sentences import sentence_spans
 
     spans = sentence_spans(document)
     if not spans:

@@ -46,12 +46,13 @@ from typing import Any
 import numpy as np
 
 from bench._common import EmbedderProxy
-from rag.chunking import chunk_id, content_hash, sentence_spans
 from rag.config import PACKAGE_ROOT, Settings, display_path
-from rag.embeddings import BULK_FROM_BATCHES, MiniLMEmbedder, bundled_model_files
-from rag.loaders import iter_files, load_file
+from rag.index.embeddings import BULK_FROM_BATCHES, MiniLMEmbedder, bundled_model_files
+from rag.index.store import Store, chunk_metadata
+from rag.ingest.chunking import chunk_id, content_hash
+from rag.ingest.loaders import iter_files, load_file
 from rag.schema import Chunk, Document
-from rag.store import Store, chunk_metadata
+from rag.text.sentences import sentence_spans
 
 DEFAULT_SIZES = (1_000, 10_000, 100_000)
 DEFAULT_QUESTION = "Why did the peacekeepers leave?"
@@ -256,7 +257,7 @@ def _ingest_once(paths: Sequence[Path], home: Path, embedder: MiniLMEmbedder
                  ) -> tuple[dict[str, Any], list[str]]:
     """One ingest of `paths` into the fresh `home`, timed step by step; also returns the
     texts it embedded."""
-    import rag.ingest
+    import rag.ingest.pipeline
     from rag.assistant import Assistant
 
     sentence_spans("Warm up the sentence model. It loads once per process.")
@@ -273,7 +274,8 @@ def _ingest_once(paths: Sequence[Path], home: Path, embedder: MiniLMEmbedder
     load = _load()
     documents = chunks = 0
     failed: list[Any] = []
-    with _patched(rag.ingest, "chunk_document", clock.wrap("chunk", rag.ingest.chunk_document)):
+    pipeline = rag.ingest.pipeline
+    with _patched(pipeline, "chunk_document", clock.wrap("chunk", pipeline.chunk_document)):
         started = time.perf_counter()
         for path in paths:
             report = assistant.ingest(path)

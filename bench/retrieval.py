@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 
 from bench._common import EmbedderProxy
+from rag.answer.extractive import ExtractiveAnswerer
 from rag.config import Settings, display_path
-from rag.embeddings import Embedder
-from rag.extractive import ExtractiveAnswerer
-from rag.hybrid import HybridRetriever
-from rag.loaders import INVISIBLE_CHARS
-from rag.metrics import percentile
-from rag.retrieval import DenseRetriever, Retriever
+from rag.eval.metrics import percentile
+from rag.index.embeddings import Embedder
+from rag.ingest.loaders import INVISIBLE_CHARS
+from rag.retrieve.base import Retriever
+from rag.retrieve.dense import DenseRetriever
+from rag.retrieve.hybrid import HybridRetriever
 from rag.schema import Passage
 
 # The dense retriever is the baseline; "hybrid-norerank" shows what the rerank adds.

@@ -6,7 +6,7 @@ Ingests the corpus into a temporary data directory, answers every gold question 
 development sets at each candidate threshold and margin, and prints the share of
 answerable questions answered correctly (with a citation on the evidence), the share of
 unanswerable ones refused, and their mean (balanced accuracy). `REFUSAL_THRESHOLD` and
-`RELEVANCE_MARGIN` in `rag/extractive.py` are the best pair, ties going to the middle of
+`RELEVANCE_MARGIN` in `rag/answer/extractive.py` are the best pair, ties going to the middle of
 the best plateau. The development sets are the seed set, the held-out set and the first two
 sealed sets (each became development data once measured); `evals/gold/seed_sealed3.jsonl`
 is kept out of this on purpose: it measures what the calibrated answerer does on
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 from rag import Assistant
-from rag.gold import GoldCase, judge, load_gold
+from rag.eval.gold import GoldCase, judge, load_gold
 
 REPO = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SETS = [REPO / "evals" / "gold" / "seed.jsonl",

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from rag import Assistant, Settings  # noqa: E402
-from rag.gold import load_gold  # noqa: E402
+from rag.eval.gold import load_gold  # noqa: E402
 from rag.verify.checker import (  # noqa: E402
     FEATURES,
     THRESHOLDS_FILE,
@@ -114,7 +114,7 @@ Question = list[tuple[dict[str, float], bool]]  # each candidate: features, answ
 def gold_questions() -> tuple[list[Question], list[Question]]:
     """(answerable, unanswerable) development gold questions, each as its candidate
     sentences: a candidate answers when it overlaps the question's gold evidence."""
-    from rag.metrics import locate_evidence, overlaps
+    from rag.eval.metrics import locate_evidence, overlaps
 
     answerable: list[Question] = []
     unanswerable: list[Question] = []

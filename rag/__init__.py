@@ -15,7 +15,7 @@ _os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 
 
 def _point_tiktoken_at_llama_index_cache() -> None:
-    from rag.chunking import llama_index_static_dir
+    from rag.text.sentences import llama_index_static_dir
 
     static = llama_index_static_dir()
     if static is not None:
@@ -48,7 +48,7 @@ from rag.schema import (  # noqa: E402
     Passage,
     Status,
 )
-from rag.support import SupportVerdict, check_support  # noqa: E402
+from rag.verify.rules import SupportVerdict, check_support  # noqa: E402
 
 __all__ = [
     "Answer",

@@ -14,19 +14,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rag import followup
-from rag.answer import make_answerer
-from rag.chain import AnswerChain, final_answer
+from rag.answer import followup, make_answerer
+from rag.answer.chain import AnswerChain, final_answer
 from rag.config import Settings
-from rag.embeddings import Embedder, get_embedder
-from rag.ingest import Ingestor, Progress, writer_lock
-from rag.retrieval import Retriever, build_where, live_passages, make_retriever
+from rag.index.embeddings import Embedder, get_embedder
+from rag.index.store import Store
+from rag.ingest.pipeline import Ingestor, Progress, writer_lock
+from rag.retrieve.base import Retriever, as_stored_now
+from rag.retrieve.factory import make_retriever
 from rag.schema import Answer, Document, IngestReport, Passage, Status
-from rag.store import Store
 from rag.validation import validate_question
 
 if TYPE_CHECKING:
-    from rag.generation import Generator
+    from rag.answer.generation import Generator
 
 
 class Assistant:
@@ -167,25 +167,15 @@ class Assistant:
         started = time.perf_counter()
         passages = self.retrieve(question, k=k, filters=filters)
         seen = {p.chunk_id for p in passages}
-        passages += self._as_stored_now([p for p in extra_passages if p.chunk_id not in seen],
-                                        filters)
+        passages += as_stored_now(self.store,
+                                  [p for p in extra_passages if p.chunk_id not in seen],
+                                  filters)
         retrieved = time.perf_counter()
         for event in self.chain.stream(question, passages, use_llm=use_llm):
             if isinstance(event, Answer):
                 event.timings["retrieve_ms"] = (retrieved - started) * 1000
                 event.timings["total_ms"] = (time.perf_counter() - started) * 1000
             yield event
-
-    def _as_stored_now(self, passages: Sequence[Passage], filters: Mapping[str, Any] | None
-                       ) -> list[Passage]:
-        """Passages an earlier answer used, re-read from the store: those of a document
-        deleted or replaced since, or outside `filters`, are dropped, so a quote always
-        comes from the document as it is now."""
-        if not passages:
-            return []
-        chunks = self.store.get_chunks([p.chunk_id for p in passages], build_where(filters))
-        score = {p.chunk_id: p.score for p in passages}
-        return live_passages(self.store, [(c, score[c.chunk_id]) for c in chunks])
 
     def chat(self, question: str, history: Sequence[Mapping[str, Any] | Answer] = (), *,
              k: int | None = None, filters: Mapping[str, Any] | None = None,
@@ -217,6 +207,6 @@ def _make_generator(settings: Settings) -> Generator | None:
     # The openai client takes half a second to import; the offline default never needs it.
     if settings.llm == "none":
         return None
-    from rag.generation import get_generator
+    from rag.answer.generation import get_generator
 
     return get_generator(settings)

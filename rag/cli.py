@@ -243,7 +243,7 @@ def _chat(assistant: Any, args: argparse.Namespace) -> int:
 def _eval(assistant: Any, args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from rag.evaluation import run_eval
+    from rag.eval.runner import run_eval
 
     if not args.dataset.is_file():
         print(f"rag: no gold set at {args.dataset}", file=sys.stderr)

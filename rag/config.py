@@ -55,7 +55,7 @@ class Settings:
     # Generated sentences the checker cannot support are removed unless this is set,
     # in which case they stay in the answer, visibly marked.
     keep_unsupported: bool = False
-    # Which offline answerer: "rules" (rag.extractive) or "learned" (rag.answer.learned).
+    # Which offline answerer: "rules" (rag.answer.extractive) or "learned" (rag.answer.learned).
     answerer: str = "rules"
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
 

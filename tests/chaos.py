@@ -253,8 +253,8 @@ def snapshot(home: Path, *, in_process: bool = False) -> State:
 def read_state(home: Path, *, questions: list[str] | None = None) -> State:
     """Everything an ingest left behind in `home`, read through rag's own store."""
     from rag.config import Settings
-    from rag.embeddings import MiniLMEmbedder
-    from rag.store import Store, stored_chunk
+    from rag.index.embeddings import MiniLMEmbedder
+    from rag.index.store import Store, stored_chunk
 
     embedder = _embedder()
     store = Store(Settings(home=home), embedder_name=MiniLMEmbedder.name,
@@ -295,7 +295,7 @@ _EMBEDDER: Any = None
 def _embedder() -> Any:
     global _EMBEDDER
     if _EMBEDDER is None:
-        from rag.embeddings import MiniLMEmbedder
+        from rag.index.embeddings import MiniLMEmbedder
 
         _EMBEDDER = MiniLMEmbedder()
     return _EMBEDDER

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from rag import Assistant, Settings
-from rag.embeddings import MiniLMEmbedder
+from rag.index.embeddings import MiniLMEmbedder
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from rag import Assistant
-from rag.answer_slots import gaps, read_question
-from rag.citations import parse_markers
+from rag.answer.citations import parse_markers
+from rag.answer.slots import gaps, read_question
 from rag.errors import InvalidQuestionError
 from rag.validation import validate_question
 

@@ -1,12 +1,12 @@
-"""What a question asks for, and whether a sentence supplies it (rag.answer_slots)."""
+"""What a question asks for, and whether a sentence supplies it (rag.answer.slots)."""
 
 from __future__ import annotations
 
 import pytest
 
 from rag import Assistant
-from rag.answer_slots import gaps, read_question
-from rag.extractive import key_entities
+from rag.answer.extractive import key_entities
+from rag.answer.slots import gaps, read_question
 
 
 @pytest.mark.parametrize(("question", "kind", "precision"), [

@@ -5,10 +5,11 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag.chunking import chunk_document, sentence_spans
-from rag.embeddings import MiniLMEmbedder
-from rag.extractive import ExtractiveAnswerer
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.index.embeddings import MiniLMEmbedder
+from rag.ingest.chunking import chunk_document
 from rag.schema import Document, Passage
+from rag.text.sentences import sentence_spans
 
 EMBEDDER = MiniLMEmbedder()
 

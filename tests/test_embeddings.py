@@ -12,8 +12,8 @@ import pytest
 
 from bench._common import EmbedderProxy
 from rag.assistant import Assistant
-from rag.embeddings import MiniLMEmbedder
-from rag.hybrid import HybridRetriever, sentence_spans_in
+from rag.index.embeddings import MiniLMEmbedder
+from rag.retrieve.hybrid import HybridRetriever, sentence_spans_in
 
 TEXTS = [
     "The council approved the budget on Tuesday. Critics called it reckless.",

@@ -1,4 +1,5 @@
-"""`rag.metrics` on hand-made answers, and `rag.evaluation.run_eval` end to end on the seed set."""
+"""`rag.eval.metrics` on hand-made answers, and `rag.eval.runner.run_eval` end to end on
+the seed set."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from rag import Answer, AnswerSentence, Assistant, Citation, Passage
-from rag import metrics as m
-from rag.evaluation import aggregate, check_thresholds, compare, run_eval, score_case
-from rag.gold import GoldCase
-from rag.support import SupportVerdict, check_support
+from rag.eval import metrics as m
+from rag.eval.gold import GoldCase
+from rag.eval.results import aggregate, check_thresholds, compare, score_case
+from rag.eval.runner import run_eval
+from rag.verify.rules import SupportVerdict, check_support
 from tests.conftest import REPO
 
 DOC = ("Russian peacekeepers began leaving Nagorno-Karabakh in April. About 2,000 of them "

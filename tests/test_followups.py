@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from rag import Assistant
+from rag.answer.followup import is_follow_up, offline_rewrite
 from rag.config import MAX_QUESTION_CHARS
-from rag.followup import is_follow_up, offline_rewrite
 
 
 def write_jsonl(path: Path, rows: list[dict[str, str]]) -> Path:

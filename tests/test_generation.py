@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from rag.answer.generation import OpenAIGenerator, get_generator, judge_claims, rewrite_follow_up
+from rag.answer.prompts import REFUSAL, answer_messages, load_prompt, render_sources
 from rag.config import DEFAULT_PROMPTS_DIR, Settings
 from rag.errors import ConfigError, GenerationError
-from rag.generation import OpenAIGenerator, get_generator, judge_claims, rewrite_follow_up
-from rag.prompts import REFUSAL, answer_messages, load_prompt, render_sources
 from tests.openai_stub import ScriptedOpenAI
 
 MESSAGES = [{"role": "user", "content": "Say hello."}]

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from rag import Answer, Assistant, Settings
-from rag.embeddings import MiniLMEmbedder
+from rag.index.embeddings import MiniLMEmbedder
 from tests.conftest import SEED
 from tests.openai_stub import ScriptedOpenAI
 
@@ -188,7 +188,7 @@ def test_injected_markdown_and_html_never_reach_the_answer(generative: Assistant
 
 def test_eval_with_llm_judge_scores_claims(generative: Assistant, server: ScriptedOpenAI,
                                            tmp_path) -> None:
-    from rag.evaluation import run_eval
+    from rag.eval.runner import run_eval
 
     def reply(request: dict) -> str:
         prompt = request["messages"][-1]["content"]

@@ -9,7 +9,7 @@ import tomllib
 import pytest
 
 from rag import Assistant
-from rag.gold import judge, load_gold
+from rag.eval.gold import judge, load_gold
 from tests.conftest import REPO
 
 

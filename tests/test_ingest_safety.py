@@ -14,8 +14,8 @@ import pytest
 
 from rag import Assistant
 from rag.errors import LoaderError
-from rag.loaders import FRONT_MATTER_FIELD_CHARS, load_file
-from rag.store import Store
+from rag.index.store import Store
+from rag.ingest.loaders import FRONT_MATTER_FIELD_CHARS, load_file
 
 MakeAssistant = Callable[..., Assistant]
 LIMIT = 1 << 20

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from rag import Answer, Assistant, InvalidQuestionError
-from rag.extractive import REFUSAL, shown_quote
-from rag.loaders import INVISIBLE_CHARS, load_file
+from rag.answer.extractive import REFUSAL, shown_quote
+from rag.ingest.loaders import INVISIBLE_CHARS, load_file
 from tests.conftest import REPO, SEED
 from tests.test_core import assert_citations_exact as assert_exact
 

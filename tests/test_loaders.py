@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rag.errors import LoaderError
-from rag.loaders import INVISIBLE_CHARS, decode, load_file
+from rag.ingest.loaders import INVISIBLE_CHARS, decode, load_file
 
 LIMIT = 10 * 1024 * 1024
 

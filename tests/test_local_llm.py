@@ -23,6 +23,7 @@ import pytest
 
 from rag import Answer, Assistant, Settings, Status
 from rag.answer import local_llm
+from rag.answer.generation import get_generator
 from rag.answer.local_llm import (
     PACKAGED,
     LocalGenerator,
@@ -31,9 +32,8 @@ from rag.answer.local_llm import (
     ensure_packaged,
     resolve_model,
 )
-from rag.embeddings import MiniLMEmbedder
 from rag.errors import ConfigError, GenerationError, ModelFilesError
-from rag.generation import get_generator
+from rag.index.embeddings import MiniLMEmbedder
 from rag.schema import CHECKING
 from tests.conftest import SEED
 

@@ -14,9 +14,12 @@ import pytest
 from bench.retrieval import format_table, run_retrieval_bench, score_query
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.embeddings import Embedder
 from rag.errors import InvalidArgumentError
-from rag.hybrid import (
+from rag.index.embeddings import Embedder
+from rag.retrieve.base import build_where, live_passages
+from rag.retrieve.dense import DenseRetriever
+from rag.retrieve.factory import make_retriever
+from rag.retrieve.hybrid import (
     INDEX_FILE,
     HybridConfig,
     HybridRetriever,
@@ -24,8 +27,7 @@ from rag.hybrid import (
     rrf,
     tokenize,
 )
-from rag.query_analysis import OutletMatcher, analyse, find_dates, find_entities
-from rag.retrieval import DenseRetriever, build_where, live_passages, make_retriever
+from rag.retrieve.query_analysis import OutletMatcher, analyse, find_dates, find_entities
 from rag.schema import Passage
 
 FLIGHTS = ["4417", "2291", "8812", "5530", "7164", "3905"]
@@ -177,7 +179,7 @@ def test_bad_filters_are_refused(corpus: tuple[Assistant, HybridRetriever]) -> N
 
 @pytest.mark.parametrize("day", ["2023-11-24", "20231124", "2023-W47-5"])
 def test_a_bare_date_as_upper_bound_covers_its_whole_day(day: str) -> None:
-    from rag.store import published_ts
+    from rag.index.store import published_ts
 
     where = build_where({"published_before": day})
     assert where == {"published_ts": {"$lte": published_ts("2023-11-24T23:59:59+00:00")}}
@@ -524,7 +526,7 @@ def test_no_dates_in_ordinary_words() -> None:
 
 
 def test_date_scores_are_soft() -> None:
-    from rag.store import published_ts
+    from rag.index.store import published_ts
 
     (day,) = find_dates("on 2023-11-24")
     assert day.score(published_ts("2023-11-24T15:42:21+00:00")) == 1.0

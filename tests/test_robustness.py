@@ -16,14 +16,14 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import rag.ingest
+import rag.ingest.pipeline
 from rag import Assistant, ConsistencyError, LoaderError
-from rag.chunking import chunk_document, content_hash
-from rag.embeddings import MiniLMEmbedder
-from rag.ingest import Ingestor
-from rag.loaders import INVISIBLE_CHARS, load_file
+from rag.index.embeddings import MiniLMEmbedder
+from rag.index.store import chunk_metadata
+from rag.ingest.chunking import chunk_document, content_hash
+from rag.ingest.loaders import INVISIBLE_CHARS, load_file
+from rag.ingest.pipeline import Ingestor
 from rag.schema import Chunk, Document
-from rag.store import chunk_metadata
 from tests import chaos
 from tests.conftest import SEED
 
@@ -86,14 +86,14 @@ def test_200_files_with_20_broken_ones(make_assistant: MakeAssistant, tmp_path: 
 def test_unexpected_error_in_one_file_does_not_stop_the_rest(
         make_assistant: MakeAssistant, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     chaos.build_corpus(tmp_path / "c", 10, seed=2)
-    real = rag.ingest.load_file
+    real = rag.ingest.pipeline.load_file
 
     def flaky(path: Path, *, max_bytes: int) -> Any:
         if path.name.startswith("0003"):
             raise RuntimeError("disk on fire")
         return real(path, max_bytes=max_bytes)
 
-    monkeypatch.setattr(rag.ingest, "load_file", flaky)
+    monkeypatch.setattr(rag.ingest.pipeline, "load_file", flaky)
     report = make_assistant().ingest(tmp_path / "c")
     assert report.indexed == 9 and len(report.failed) == 1
     path, reason = report.failed[0]

@@ -22,11 +22,11 @@ from typing import IO
 import pytest
 
 from rag import Assistant, ConsistencyError, IngestLockedError, Settings, StoreError
-from rag.chunking import chunk_document
-from rag.embeddings import MiniLMEmbedder
-from rag.ingest import writer_lock
+from rag.index.embeddings import MiniLMEmbedder
+from rag.index.store import ORPHAN_GRACE_S, WRITTEN_AT, chunk_metadata
+from rag.ingest.chunking import chunk_document
+from rag.ingest.pipeline import writer_lock
 from rag.schema import Document
-from rag.store import ORPHAN_GRACE_S, WRITTEN_AT, chunk_metadata
 from tests import chaos
 from tests.conftest import SEED
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from rag import support
-from rag.support import SupportVerdict, check_claims, check_support
+from rag.verify import rules as support
+from rag.verify.rules import SupportVerdict, check_claims, check_support
 
 PAIRS = Path(__file__).resolve().parent.parent / "evals" / "support" / "pairs.jsonl"
 

@@ -124,10 +124,10 @@ def test_held_out_support_pairs() -> None:
 def test_the_learned_answerer_is_chosen_by_the_settings(tmp_path: Path) -> None:
     from rag import Settings
     from rag.answer import make_answerer
+    from rag.answer.extractive import ExtractiveAnswerer
     from rag.answer.learned import LearnedAnswerer
-    from rag.embeddings import get_embedder
     from rag.errors import ConfigError
-    from rag.extractive import ExtractiveAnswerer
+    from rag.index.embeddings import get_embedder
 
     embedder = get_embedder("minilm")
     assert isinstance(make_answerer(Settings(), embedder), ExtractiveAnswerer)

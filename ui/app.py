@@ -26,7 +26,7 @@ import gradio as gr
 from rag.assistant import Assistant
 from rag.config import MAX_K, MAX_QUESTION_CHARS, Settings
 from rag.errors import ConfigError, ConsistencyError, DocumentNotFoundError, RagError
-from rag.loaders import SUPPORTED_SUFFIXES
+from rag.ingest.loaders import SUPPORTED_SUFFIXES
 from rag.schema import Answer, Citation, Passage, Status
 from ui import render
 

@@ -17,7 +17,7 @@ from pathlib import PurePath
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from rag.citations import UNSUPPORTED_PREFIX
+from rag.answer.citations import UNSUPPORTED_PREFIX
 
 
 class CitationLike(Protocol):
@@ -270,7 +270,7 @@ def pending_badge_html(step: str = "answering…") -> str:
 
 
 UNSUPPORTED_MARK = "⚠ unsupported:"
-# What `rag.citations.compose` puts before a generated sentence the checker could not
+# What `rag.answer.citations.compose` puts before a generated sentence the checker could not
 # support (kept only with `keep_unsupported`). `Answer.text` is authoritative (it carries
 # the renumbered markers, and leaves out dropped sentences), so the mark is applied there.
 

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from rag.chunking import sentence_spans  # noqa: E402
+from rag.text.sentences import sentence_spans  # noqa: E402
 
 SEED_PATH = ROOT / "corpus" / "000_4289d46f5f19964e.txt"
 MULTIHOP_PATH = ROOT.parent / "shared" / "bench" / "multihop-rag" / "articles.jsonl"

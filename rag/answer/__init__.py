@@ -1,12 +1,12 @@
 """Answering: the offline answerers behind one interface, and the in-process generator.
 
 - `Answerer`: what the chain needs of an offline answerer. Two implementations:
-  `rag.extractive.ExtractiveAnswerer` (the default, rules calibrated on the gold sets)
+  `rag.answer.extractive.ExtractiveAnswerer` (the default, rules calibrated on the gold sets)
   and `rag.answer.learned.LearnedAnswerer` (the project's cross-encoder,
   `RAG_ANSWERER=learned`). `make_answerer` picks one from the settings.
 - `rag.answer.local_llm` is the in-process generator (`RAG_LLM=local`): a packaged GGUF
   model run by llama.cpp through `xllamacpp`, behind the same `Generator` protocol as the
-  OpenAI-compatible backend in `rag.generation`, so prompts, marker parsing, span
+  OpenAI-compatible backend in `rag.answer.generation`, so prompts, marker parsing, span
   narrowing and per-sentence verification are the chain's, shared by both.
 """
 
@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from rag.answer.extractive import Extraction
     from rag.config import Settings
-    from rag.embeddings import Embedder
-    from rag.extractive import Extraction
+    from rag.index.embeddings import Embedder
     from rag.schema import Passage
 
 ANSWERERS = ("rules", "learned")
@@ -37,7 +37,7 @@ def make_answerer(settings: Settings, embedder: Embedder) -> Answerer:
     from rag.errors import ConfigError
 
     if settings.answerer == "rules":
-        from rag.extractive import ExtractiveAnswerer
+        from rag.answer.extractive import ExtractiveAnswerer
 
         return ExtractiveAnswerer(embedder)
     if settings.answerer == "learned":

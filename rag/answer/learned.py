@@ -1,6 +1,6 @@
 """The learned offline answerer (`RAG_ANSWERER=learned`): quote the retrieved sentences
 that answer the question, cite them by exact span, or refuse. Not the default: on the seed
-gold sets it answers far fewer questions right than the rule answerer (`rag.extractive`;
+gold sets it answers far fewer questions right than the rule answerer (`rag.answer.extractive`;
 figures in the README, "Known limits").
 
 The answer leads with the sentence the selector (`rag.answer.selector`) finds most
@@ -16,10 +16,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rag.answer.extractive import Extraction, shown_quote
+from rag.answer.prompts import REFUSAL
 from rag.answer.selector import AnswerSelector, ScoredSentence
-from rag.embeddings import Embedder
-from rag.extractive import Extraction, shown_quote
-from rag.prompts import REFUSAL
+from rag.index.embeddings import Embedder
 from rag.schema import Citation, Passage
 from rag.verify.checker import thresholds
 from rag.verify.cross_encoder import CrossEncoder

@@ -9,7 +9,7 @@ its size, sha256 and GGUF header verified before first use; a sidecar records th
 hash so later starts check the size and header, not 1 GB of sha256.
 `RAG_LOCAL_MODEL=/path/to/model.gguf` runs the user's own model instead (header checked).
 
-`LocalGenerator` implements the `Generator` protocol of `rag.generation`, so the chain
+`LocalGenerator` implements the `Generator` protocol of `rag.answer.generation`, so the chain
 treats it as it treats an OpenAI-compatible endpoint: the reply's markers are parsed,
 narrowed to spans and checked sentence by sentence, and any failure — the deadline, an
 error of the runtime, a reply cut at the token budget — is a `GenerationError`, after
@@ -44,10 +44,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from rag.answer.prompts import answer_messages
 from rag.config import Settings
-from rag.embeddings import sha256_file
 from rag.errors import ConfigError, GenerationError, ModelFilesError
-from rag.prompts import answer_messages
+from rag.index.embeddings import sha256_file
 
 if TYPE_CHECKING:
     from rag.schema import Passage
@@ -369,7 +369,7 @@ atexit.register(release_models)
 
 @dataclass(frozen=True)
 class Excerpt:
-    """What the prompt shows of one passage (a `rag.prompts.SourcePassage`)."""
+    """What the prompt shows of one passage (a `rag.answer.prompts.SourcePassage`)."""
 
     text: str
     title: str = ""

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rag.embeddings import Embedder
+from rag.index.embeddings import Embedder
 from rag.schema import Passage
-from rag.support import _analyse
 from rag.verify.checker import missing_names, thresholds
 from rag.verify.cross_encoder import TASKS, CrossEncoder, default_cross_encoder
+from rag.verify.rules import _analyse
 
 # The cross-encoder reads this many sentences per question; the rest are too far from
 # the question in embedding space to be its answer (measured on the development sets:

@@ -33,12 +33,12 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunking import sentence_spans
+from rag.text.sentences import sentence_spans
+from rag.verify.cross_encoder import CrossEncoder, default_cross_encoder
 
 # The rule checker's text analysis (content words, numbers, names) is the exact side of
 # this one: one analysis, not two.
-from rag.support import _analyse, _Analysis, _covered, _Evidence, _number_problems
-from rag.verify.cross_encoder import CrossEncoder, default_cross_encoder
+from rag.verify.rules import _analyse, _Analysis, _covered, _Evidence, _number_problems
 
 __all__ = ["SupportVerdict", "check_claims", "check_support", "thresholds"]
 

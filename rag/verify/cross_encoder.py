@@ -85,7 +85,7 @@ class CrossEncoder:
         os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
         import onnxruntime as ort
 
-        from rag.embeddings import bundled_model_files, sha256_file
+        from rag.index.embeddings import bundled_model_files, sha256_file
 
         card = read_card(model_dir)
         model_path = model_dir / card["file"]

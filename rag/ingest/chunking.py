@@ -1,78 +1,22 @@
-"""Sentence spans and chunks with exact character offsets.
+"""Chunks with exact character offsets, packed from sentences (`rag.text.sentences`).
 
-Sentences come from the English Punkt model that llama-index ships in
-`llama_index/core/_static/nltk_cache` (the one its `SentenceSplitter` uses), applied
-line by line because news text puts one paragraph per line. llama-index's splitters
-return strings, not offsets, and normalise whitespace, so the packing into chunks is
-ours: whole sentences up to the embedding window, a one-sentence overlap, and
-over-long sentences cut at wordpiece boundaries. Every chunk satisfies
+llama-index's splitters return strings, not offsets, and normalise whitespace, so the
+packing into chunks is ours: whole sentences up to the embedding window, a one-sentence
+overlap, and over-long sentences cut at wordpiece boundaries. Every chunk satisfies
 `document.text[chunk.start:chunk.end] == chunk.text`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
-import re
-import threading
-from functools import lru_cache
-from pathlib import Path
-from typing import Any
 
-from rag.embeddings import MAX_CONTENT_WORDPIECES, Embedder
+from rag.index.embeddings import MAX_CONTENT_WORDPIECES, Embedder
 from rag.schema import Chunk, Document
-
-Span = tuple[int, int]
+from rag.text.sentences import Span, sentence_spans, trim
 
 # Shorter than the model's window: MiniLM was trained on short inputs and ranks
 # tighter passages better; 2 tokens of slack absorb tokenizer differences.
 DEFAULT_CHUNK_TOKENS = 160
-_LINE = re.compile(r"[^\r\n]+")
-_punkt_lock = threading.Lock()
-
-
-def llama_index_static_dir() -> Path | None:
-    spec = importlib.util.find_spec("llama_index.core")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "_static"
-
-
-@lru_cache(maxsize=1)
-def _punkt() -> Any:
-    import nltk
-    from nltk.tokenize.punkt import PunktTokenizer
-
-    static = llama_index_static_dir()
-    if static is not None:
-        cache = str(static / "nltk_cache")
-        if cache not in nltk.data.path:
-            nltk.data.path.insert(0, cache)
-    return PunktTokenizer("english")
-
-
-def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """Sentences of `text[start:end]` as spans into `text`, trimmed of surrounding space."""
-    end = len(text) if end is None else end
-    tokenizer = _punkt()
-    spans: list[Span] = []
-    for line in _LINE.finditer(text, start, end):
-        line_text = line.group()
-        with _punkt_lock:
-            pieces = list(tokenizer.span_tokenize(line_text))
-        for s, e in pieces:
-            s, e = _trim(line_text, s, e)
-            if e > s:
-                spans.append((line.start() + s, line.start() + e))
-    return spans
-
-
-def _trim(text: str, start: int, end: int) -> Span:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def chunk_id(doc_id: str, content_hash: str, index: int) -> str:
@@ -135,7 +79,7 @@ def _fit_sentences(
             piece_start = start + window[0][0]
             piece_end = start + (offsets[k + max_tokens][0] if k + max_tokens < len(offsets)
                                  else end - start)
-            s, e = _trim(text, piece_start, piece_end)
+            s, e = trim(text, piece_start, piece_end)
             if e > s:
                 pieces.append((s, e, len(window)))
     return pieces

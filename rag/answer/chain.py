@@ -13,16 +13,16 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from rag.citations import cite_and_verify, compose, parse_markers, sanitise
+from rag.answer.citations import cite_and_verify, compose, parse_markers, sanitise
+from rag.answer.prompts import REFUSAL, answer_messages
 from rag.config import Settings
-from rag.embeddings import Embedder
 from rag.errors import GenerationError
-from rag.prompts import REFUSAL, answer_messages
+from rag.index.embeddings import Embedder
 from rag.schema import CHECKING, Answer, AnswerMode, AnswerSentence, Passage, Status
 
 if TYPE_CHECKING:
     from rag.answer import Answerer
-    from rag.generation import Generator
+    from rag.answer.generation import Generator
 
 ChainEvent = str | Status | Answer
 # Genuine answer sentences measured 0.25-0.52 cosine to their question, injected ones

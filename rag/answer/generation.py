@@ -19,9 +19,9 @@ from typing import Any, Protocol, TypeVar, cast
 import openai
 from openai.types.chat import ChatCompletionMessageParam
 
+from rag.answer.prompts import escape_text, render_prompt
 from rag.config import DEFAULT_PROMPTS_DIR, MAX_QUESTION_CHARS, Settings
 from rag.errors import ConfigError, GenerationError
-from rag.prompts import escape_text, render_prompt
 
 _T = TypeVar("_T")
 

@@ -2,7 +2,7 @@
 faithfulness, quote exactness, refusals and latency.
 
 Nothing here touches the store or the model except through the `check` callable the
-citation metrics take (by default `rag.support.check_support`), so every function can be
+citation metrics take (by default `rag.verify.rules.check_support`), so every function can be
 tested on hand-made `Answer`s.
 
 Conventions:
@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.schema import Answer, Citation, Passage
-from rag.support import SupportVerdict, check_support
+from rag.verify.rules import SupportVerdict, check_support
 
 Span = tuple[str, int, int]
 SupportCheck = Callable[[str, Sequence[str]], SupportVerdict]
@@ -302,7 +302,7 @@ def faithfulness(verdicts: Sequence[SentenceVerdict]) -> float | None:
     """Share of sentences supported by their citations, pooled over whatever is passed.
 
     Per sentence this is the same judgement as citation recall; the two differ in
-    weighting when aggregated over a dataset (see `rag.evaluation`): citation recall
+    weighting when aggregated over a dataset (see `rag.eval.runner`): citation recall
     averages answers, faithfulness pools sentences, so one long unfaithful answer
     weighs more here.
     """

@@ -17,7 +17,7 @@ from rag.errors import GenerationError
 from rag.schema import Answer, Passage
 
 if TYPE_CHECKING:
-    from rag.generation import Generator
+    from rag.answer.generation import Generator
 
 # A question opening like this continues the previous turn.
 _CONTINUATION = re.compile(r"^(and|but|so|also|what about|how about)\b", re.IGNORECASE)
@@ -79,7 +79,7 @@ def offline_rewrite(question: str, messages: Sequence[Mapping[str, str]]) -> str
 def rewrite(question: str, messages: Sequence[Mapping[str, str]],
             generator: Generator | None, prompts_dir: Path) -> str:
     if generator is not None:
-        from rag.generation import rewrite_follow_up
+        from rag.answer.generation import rewrite_follow_up
 
         try:
             return rewrite_follow_up(generator, question, list(messages),

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rag.metrics import Span, locate_evidence, overlaps
+from rag.eval.metrics import Span, locate_evidence, overlaps
 from rag.schema import Answer
 
 

@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +41,10 @@ from rag.errors import (
     StoreError,
 )
 from rag.schema import ARTICLE_FIELDS, Chunk, Document
+
+# Chunk id → one vector per sentence of the chunk, as ingest computed them (a side
+# index keeps them, so retrieval never re-embeds a sentence).
+SentenceSink = Callable[[Mapping[str, np.ndarray]], None]
 
 _DOC_FIELDS = (*ARTICLE_FIELDS, "path")
 

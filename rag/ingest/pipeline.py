@@ -27,13 +27,12 @@ from typing import TextIO
 
 import numpy as np
 
-from rag.chunking import chunk_document, content_hash
-from rag.embeddings import Embedder
 from rag.errors import IngestLockedError, LoaderError
-from rag.loaders import iter_files, load_file
-from rag.retrieval import SentenceSink
+from rag.index.embeddings import Embedder
+from rag.index.store import ManifestEntry, SentenceSink, Store, chunk_metadata, sentences_in_chunk
+from rag.ingest.chunking import chunk_document, content_hash
+from rag.ingest.loaders import iter_files, load_file
 from rag.schema import Chunk, Document, IngestReport
-from rag.store import ManifestEntry, Store, chunk_metadata, sentences_in_chunk
 
 Progress = Callable[[int, int, str], None]
 

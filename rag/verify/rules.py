@@ -3,7 +3,7 @@
 No LLM and no network. The verdict combines lexical checks with a cosine similarity
 from the bundled MiniLM embedder:
 
-1. Every passage is split into sentences (`rag.chunking.sentence_spans`); among the
+1. Every passage is split into sentences (`rag.text.sentences.sentence_spans`); among the
    windows of one to three consecutive sentences, the one that covers most of the
    claim's content words and numbers (then the shortest, then the first) is the evidence
    span for that passage.
@@ -36,8 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunking import sentence_spans
-from rag.embeddings import Embedder, MiniLMEmbedder, bundled_model_files
+from rag.index.embeddings import Embedder, MiniLMEmbedder, bundled_model_files
+from rag.text.sentences import sentence_spans
 from rag.text.tokens import IRREGULAR_PAST
 
 __all__ = ["SupportVerdict", "check_claims", "check_support", "clear_caches", "features"]

@@ -1,28 +1,24 @@
-"""Retrieval: question → ranked passages, with metadata filters pushed down to Chroma.
+"""The retriever family: question → ranked passages, metadata filters pushed down.
 
-`make_retriever` picks the hybrid retriever (rag/hybrid.py: BM25 + dense + rerank) or the
-dense one below, which is also the benchmark's baseline.
-
-Chroma is queried directly rather than through llama-index's `VectorIndexRetriever`:
-we already hold the query vector and need the raw metadata (offsets, sentence spans,
-content hash) back, and skipping the node conversion saves several milliseconds a
-query at 100k chunks without losing anything llama-index would add here.
+`Retriever` is the one base (llama-index's `BaseRetriever` pattern): its public
+`retrieve()` validates `k` and the filters once and hands the implementation a Chroma
+`where` clause through `_retrieve()`. Implementations: `rag.retrieve.dense` (Chroma
+alone, also the benchmark's baseline) and `rag.retrieve.hybrid` (BM25 + dense + rerank);
+`rag.retrieve.factory.make_retriever` picks one from the settings.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from typing import Any, Protocol
+from typing import Any
 
-import numpy as np
-
-from rag.config import MAX_K, Settings
-from rag.embeddings import Embedder
+from rag.config import MAX_K
 from rag.errors import InvalidArgumentError
+from rag.index.store import SentenceSink, Store, StoredChunk, published_ts
 from rag.schema import Passage
-from rag.store import Store, StoredChunk, published_ts
 
 FILTER_KEYS = frozenset({"source", "published_after", "published_before"})
 
@@ -101,61 +97,6 @@ def to_passage(hit: StoredChunk, score: float) -> Passage:
     )
 
 
-# Chunk id → one vector per sentence of the chunk, as ingest computed them.
-SentenceSink = Callable[[Mapping[str, np.ndarray]], None]
-
-
-class Retriever(Protocol):
-    def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
-                 ) -> list[Passage]: ...
-
-    def refresh(self) -> None:
-        """Catch up with the store after an ingest, delete or reindex."""
-        ...
-
-    def sentence_sink(self) -> SentenceSink | None:
-        """Where ingest hands the sentence vectors it gets from the chunks' own model pass,
-        for the next `refresh`; None when this retriever has no use for them."""
-        ...
-
-
-def make_retriever(settings: Settings, store: Store, embedder: Embedder) -> Retriever:
-    """Hybrid retrieval (`RAG_HYBRID`, on by default) or the dense baseline. The hybrid
-    side index lives under the data directory, one per collection."""
-    if not settings.hybrid:
-        return DenseRetriever(store, embedder)
-    from rag.hybrid import HybridRetriever
-
-    return HybridRetriever(store, embedder, settings.home / "bm25" / settings.collection)
-
-
-class DenseRetriever:
-    def __init__(self, store: Store, embedder: Embedder) -> None:
-        self.store = store
-        self.embedder = embedder
-
-    def refresh(self) -> None:
-        """Nothing to catch up: Chroma is the whole index."""
-
-    def sentence_sink(self) -> SentenceSink | None:
-        return None
-
-    def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
-                 ) -> list[Passage]:
-        check_k(k)
-        where = build_where(filters)
-        vector = self.embedder.embed_query(question)
-        # Over-fetch a little: orphans of an interrupted ingest are dropped below, and
-        # should more than a few rank this high, the search goes deeper.
-        wanted = k + 4
-        while True:
-            hits = self.store.query(vector, wanted, where)
-            passages = live_passages(self.store, [(h, 1.0 - h.distance) for h in hits])
-            if len(passages) >= k or len(hits) < wanted:
-                return passages[:k]
-            wanted *= 4
-
-
 def live_passages(store: Store, scored: Sequence[tuple[StoredChunk, float]],
                   live: Mapping[str, str] | None = None) -> list[Passage]:
     """Passages whose chunk belongs to the committed version of its document. `live`:
@@ -169,6 +110,39 @@ def live_passages(store: Store, scored: Sequence[tuple[StoredChunk, float]],
             if live.get(str(h.metadata["doc_id"])) == h.metadata.get("content_hash")]
 
 
+def as_stored_now(store: Store, passages: Sequence[Passage],
+                  filters: Mapping[str, Any] | None) -> list[Passage]:
+    """Passages an earlier answer used, re-read from the store: those of a document
+    deleted or replaced since, or outside `filters`, are dropped, so a quote always
+    comes from the document as it is now."""
+    if not passages:
+        return []
+    chunks = store.get_chunks([p.chunk_id for p in passages], build_where(filters))
+    score = {p.chunk_id: p.score for p in passages}
+    return live_passages(store, [(c, score[c.chunk_id]) for c in chunks])
+
+
 def check_k(k: int) -> None:
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
         raise InvalidArgumentError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
+
+
+class Retriever(ABC):
+    def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
+                 ) -> list[Passage]:
+        """The `k` best passages for `question` among the chunks `filters` admits."""
+        check_k(k)
+        return self._retrieve(question, k, build_where(filters))
+
+    @abstractmethod
+    def _retrieve(self, question: str, k: int, where: dict[str, Any] | None
+                  ) -> list[Passage]: ...
+
+    @abstractmethod
+    def refresh(self) -> None:
+        """Catch up with the store after an ingest, delete or reindex."""
+
+    def sentence_sink(self) -> SentenceSink | None:
+        """Where ingest hands the sentence vectors it gets from the chunks' own model pass,
+        for the next `refresh`; None when this retriever has no use for them."""
+        return None

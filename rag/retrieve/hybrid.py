@@ -39,12 +39,12 @@ from typing import Any
 
 import numpy as np
 
-from rag.embeddings import Embedder
 from rag.errors import StoreError
-from rag.query_analysis import OutletMatcher, QueryAnalysis, analyse
-from rag.retrieval import SentenceSink, build_where, check_k, live_passages
+from rag.index.embeddings import Embedder
+from rag.index.store import SentenceSink, Store, StoredChunk, sentences_in_chunk
+from rag.retrieve.base import Retriever, live_passages
+from rag.retrieve.query_analysis import OutletMatcher, QueryAnalysis, analyse
 from rag.schema import Passage
-from rag.store import Store, StoredChunk, sentences_in_chunk
 from rag.text.tokens import stem
 
 logger = logging.getLogger(__name__)
@@ -421,7 +421,7 @@ class _Candidates:
     published: list[int | None]
 
 
-class HybridRetriever:
+class HybridRetriever(Retriever):
     def __init__(self, store: Store, embedder: Embedder, index_dir: Path,
                  config: HybridConfig | None = None) -> None:
         self.store = store
@@ -527,10 +527,8 @@ class HybridRetriever:
         self._ensure_index()
         return analyse(question, self._matcher)
 
-    def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
-                 ) -> list[Passage]:
-        check_k(k)
-        where = build_where(filters)
+    def _retrieve(self, question: str, k: int, where: dict[str, Any] | None
+                  ) -> list[Passage]:
         index = self._ensure_index()
         analysis = analyse(question, self._matcher)
         question_vector, clause_vectors = self._vectors(question, analysis)

@@ -13,11 +13,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.chunking import sentence_spans
-from rag.embeddings import Embedder
-from rag.loaders import INVISIBLE_CHARS
+from rag.index.embeddings import Embedder
+from rag.ingest.loaders import INVISIBLE_CHARS
 from rag.schema import AnswerSentence, Citation, Passage
-from rag.support import check_support
+from rag.text.sentences import sentence_spans
+from rag.verify.rules import check_support
 
 _MARKER_GROUP = r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+"
 _MARKERS_AFTER_STOP = re.compile(rf"([.!?][\"”’)]*)({_MARKER_GROUP})")

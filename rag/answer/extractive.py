@@ -20,9 +20,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from rag.answer_slots import ALIASES, LETTER, NOT_NAMES, gaps, read_question, stem
-from rag.embeddings import Embedder
-from rag.prompts import REFUSAL
+from rag.answer.prompts import REFUSAL
+from rag.answer.slots import ALIASES, LETTER, NOT_NAMES, gaps, read_question, stem
+from rag.index.embeddings import Embedder
 from rag.schema import Citation, Passage
 
 # Calibrated by `python evals/calibrate.py` on the development gold sets (seed, held-out,
@@ -107,7 +107,7 @@ class ScoredSentence:
     score: float
     similarity: float
     relevance: float  # the score without the bonus for holding the kind of answer asked for
-    # Why the sentence does not supply what the question asks for (rag.answer_slots);
+    # Why the sentence does not supply what the question asks for (rag.answer.slots);
     # empty when it does.
     gaps: list[str]
 

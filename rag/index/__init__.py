@@ -1,0 +1,1 @@
+"""Indexing: the embedder (`embeddings`) and the Chroma store (`store`)."""

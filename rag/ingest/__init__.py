@@ -1,0 +1,2 @@
+"""Ingest: loaders (files → documents), chunking (documents → chunks with exact
+offsets), the crash-safe pipeline (`pipeline`)."""

@@ -1,0 +1,1 @@
+"""Adapters that put `rag` inside other frameworks' pipelines (`llama_index`)."""
