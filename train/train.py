@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rag.embeddings import bundled_model_files
+from rag.index.embeddings import bundled_model_files
 from rag.verify.cross_encoder import MAX_PAIR_WORDPIECES, TASKS, encode_pairs, pair_tokenizer
 from train.minilm import CrossEncoder, load_int8_onnx
 
