@@ -13,13 +13,12 @@ import pytest
 from rag import Assistant, Settings
 from rag.schema import Answer, AnswerSentence, Citation, Passage
 from ui import render
-from ui.app import (
+from ui.app import build_app, in_running_loop
+from ui.helpers import (
     append_feedback,
-    build_app,
     build_filters,
     corpus_label,
     find_documents,
-    in_running_loop,
     parse_day,
     upload_name,
 )
