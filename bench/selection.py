@@ -76,15 +76,16 @@ def _rate(values: Sequence[bool | float]) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def run(articles: Path, queries: Path, k: int = K, limit: int | None = None) -> dict[str, Any]:
+def run(articles: Path, queries: Path, k: int = K, limit: int | None = None,
+        answerer: str = "rules") -> dict[str, Any]:
     # Imported here so the `rag` measured is the one on sys.path when the bench runs.
     from bench.retrieval import load_queries, normalise
-    from rag import Assistant, RagError
+    from rag import Assistant, RagError, Settings
 
     watch = Stopwatch()
     result: dict[str, Any] = {"bench": "selection", **environment(),
                               "articles": shown_path(articles), "queries": shown_path(queries),
-                              "k": k}
+                              "k": k, "answerer": answerer}
     rows = load_queries(Path(queries))[:limit]
     selection: list[dict[str, Any]] = []
     nulls: list[dict[str, Any]] = []
@@ -93,7 +94,7 @@ def run(articles: Path, queries: Path, k: int = K, limit: int | None = None) -> 
     stages: dict[str, list[float]] = defaultdict(list)
     errors: list[dict[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="rag-bench-selection-") as tmp:
-        assistant = Assistant(home=tmp)
+        assistant = Assistant(home=tmp, settings=Settings(answerer=answerer))
         started = time.perf_counter()
         report = assistant.ingest(Path(articles))
         result["ingest_s"] = round(time.perf_counter() - started, 2)
@@ -190,7 +191,7 @@ def summarise(selection: list[dict[str, Any]], nulls: list[dict[str, Any]],
 def summary_lines(result: dict[str, Any]) -> list[str]:
     answerable = result["answerable"]
     lines = [
-        f"selection at {str(result['commit'])[:10]}"
+        f"selection ({result.get('answerer', 'rules')} answerer) at {str(result['commit'])[:10]}"
         f"{' (rag/ modified)' if result['dirty_rag'] else ''}: {result['documents']} "
         f"documents / {result['chunks']} chunks, ingest {result['ingest_s']} s, "
         f"total {result['seconds']} s",
@@ -218,10 +219,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--articles", type=Path, default=MULTIHOP / "articles.jsonl")
     parser.add_argument("--queries", type=Path, default=MULTIHOP / "queries.jsonl")
     parser.add_argument("--k", type=int, default=K)
+    parser.add_argument("--answerer", choices=("rules", "learned"), default="rules",
+                        help="the offline answerer measured (RAG_ANSWERER's values)")
     parser.add_argument("--limit", type=int, default=None,
                         help="first N queries only (a smoke test, not a figure)")
     args = parser.parse_args(argv)
-    result = run(args.articles, args.queries, args.k, args.limit)
+    result = run(args.articles, args.queries, args.k, args.limit, args.answerer)
     if args.limit:
         result["limit"] = args.limit
     return report(result, args.json, summary_lines(result))
