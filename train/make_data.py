@@ -1913,7 +1913,7 @@ def template_answer_pairs(corpus: Corpus, rng: Random) -> list[dict[str, Any]]:
 
 def gold_dev_pairs(rng: Random) -> list[dict[str, Any]]:
     """QA gold over the seed article (three dev files only), as sentence pairs."""
-    from rag.chunking import sentence_spans
+    from rag.text.sentences import sentence_spans
 
     text = SEED_ARTICLE.read_text(encoding="utf-8")
     spans = sentence_spans(text)
@@ -1974,7 +1974,7 @@ def pair_lengths(rows: list[dict[str, Any]]) -> list[int]:
     os.environ.setdefault("RAYON_NUM_THREADS", "1")  # light on a shared 2-core machine
     from tokenizers import Tokenizer
 
-    from rag.embeddings import bundled_model_files
+    from rag.index.embeddings import bundled_model_files
 
     tok = Tokenizer.from_file(str(bundled_model_files()[1]))
     tok.no_truncation()
