@@ -11,7 +11,7 @@ same offsets, text and vectors, chunk counts matching the manifest, no orphan or
 duplicate chunks, the same failed files, and the same top hits for a few questions.
 
 The helpers here (corpus builder, state snapshot) are also used by
-tests/test_robustness.py, which runs a short version of this on every `make test`.
+tests/system/test_robustness.py, which runs a short version of this on every `make test`.
 """
 
 from __future__ import annotations

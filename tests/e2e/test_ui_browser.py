@@ -23,12 +23,12 @@ import pytest
 from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from rag import Assistant, Settings
+from tests.conftest import REPO
 from tests.openai_stub import ScriptedOpenAI
 from ui.app import serve
 
-ROOT = Path(__file__).resolve().parents[1]
-CORPUS = ROOT / "corpus"
-SCREENSHOT = ROOT / "docs" / "screenshot.png"
+CORPUS = REPO / "corpus"
+SCREENSHOT = REPO / "docs" / "screenshot.png"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +14,9 @@ from hypothesis import strategies as st
 
 from rag.verify import rules as support
 from rag.verify.rules import SupportVerdict, check_claims, check_support
+from tests.conftest import REPO
 
-PAIRS = Path(__file__).resolve().parent.parent / "evals" / "support" / "pairs.jsonl"
+PAIRS = REPO / "evals" / "support" / "pairs.jsonl"
 
 PEACEKEEPERS = (
     "Moscow and Baku confirmed on April 17 the start of the withdrawal of Russian "

@@ -17,8 +17,8 @@ from rag.errors import ModelFilesError
 from rag.verify import checker
 from rag.verify.checker import check_claims, check_support
 from rag.verify.cross_encoder import MODEL_DIR, CrossEncoder, read_card
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 PAIRS = REPO / "evals" / "support" / "pairs.jsonl"
 
 PEACEKEEPERS = (

@@ -20,7 +20,7 @@ from rag import Answer, Assistant, InvalidQuestionError
 from rag.answer.extractive import REFUSAL, shown_quote
 from rag.ingest.loaders import INVISIBLE_CHARS, load_file
 from tests.conftest import REPO, SEED
-from tests.test_core import assert_citations_exact as assert_exact
+from tests.system.test_core import assert_citations_exact as assert_exact
 
 ADVERSARIAL = REPO / "evals" / "adversarial"
 QUESTIONS = [json.loads(line) for line in

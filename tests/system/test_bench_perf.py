@@ -17,8 +17,8 @@ from bench.perf import (
     run_perf_bench,
     update_readme,
 )
+from tests.conftest import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SEED = REPO / "corpus"
 MULTIHOP = REPO.parent / "shared" / "bench" / "multihop-rag" / "articles.jsonl"
 
