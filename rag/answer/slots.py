@@ -34,6 +34,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
+from rag.text.lexicon import MONTH_NAMES
 from rag.text.tokens import IRREGULAR_PAST, stem
 
 # A letter of any script: "Jürgen", "Łukasz" and "Yılmaz" are names too.
@@ -42,8 +43,6 @@ _TOKEN = re.compile(rf"{LETTER}(?:{LETTER}|['’\-.])*{LETTER}|{LETTER}|\d[\d,.]
 _AUXILIARIES = frozenset(
     "is are was were do does did has have had can could will would should may might must "
     "shall".split())
-_MONTHS = ("january february march april may june july august september october november "
-           "december").split()
 _MONTH_RE = (r"(?:January|February|March|April|May|June|July|August|September|October|"
              r"November|December|Jan\.|Feb\.|Mar\.|Apr\.|Jun\.|Jul\.|Aug\.|Sept?\.|Oct\.|Nov\.|"
              r"Dec\.)")
@@ -166,7 +165,7 @@ NOT_NAMES = frozenset(
     "help".split())
 # In a sentence a month or a weekday is a date, not a name; in a question it is a key the
 # passages must mention.
-_NOT_NAMES = NOT_NAMES | frozenset(_MONTHS) | frozenset(
+_NOT_NAMES = NOT_NAMES | frozenset(MONTH_NAMES) | frozenset(
     "monday tuesday wednesday thursday friday saturday sunday".split())
 _COUNTED_GENERIC = frozenset("people persons individuals times".split())
 _IRREGULAR_PLURALS = frozenset("men women children police personnel staff".split())
@@ -484,8 +483,8 @@ def _given(slot: Slot, filler: str) -> bool:
 def _agrees_in_month(question: str, date: str) -> bool:
     """"What day last September…" is not answered by "April 17": a date the question
     places in a month must fall in it."""
-    asked = {m for m in _MONTHS if re.search(rf"\b{m}\b", question)}
-    given = {m for m in _MONTHS if re.search(rf"\b{m}\b", date.lower())}
+    asked = {m for m in MONTH_NAMES if re.search(rf"\b{m}\b", question)}
+    given = {m for m in MONTH_NAMES if re.search(rf"\b{m}\b", date.lower())}
     return not asked or not given or bool(asked & given)
 
 

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from rag.text.lexicon import MONTHS
+
 # -- outlets --------------------------------------------------------------------
 
 # Feed titles carry a section or tagline after these ("FOX News - Health",
@@ -110,10 +112,6 @@ class OutletMatcher:
 
 # -- dates ----------------------------------------------------------------------
 
-_MONTH_NAMES = {name.lower(): number for number, name in enumerate(calendar.month_name) if name}
-_MONTH_NAMES.update({name.lower(): number for number, name in enumerate(calendar.month_abbr)
-                     if name})
-_MONTH_NAMES["sept"] = 9
 _MONTH = (r"(?P<{g}>(?:January|February|March|April|May|June|July|August|September|October|"
           r"November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sept|Sep|Oct|Nov|Dec)\.?)")
 _DAY = r"(?P<{g}>[0-3]?\d)(?:st|nd|rd|th)?"
@@ -181,7 +179,7 @@ def find_dates(question: str) -> list[DateMention]:
                 continue
             groups = match.groupdict()
             if groups.get("mn"):
-                month = _MONTH_NAMES.get(groups["mn"].rstrip(".").lower(), 0)
+                month = MONTHS.get(groups["mn"].rstrip(".").lower(), 0)
             else:
                 month = int(groups["m"])
             day = int(groups["d"]) if groups.get("d") else None

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from rag.index.embeddings import Embedder, MiniLMEmbedder, bundled_model_files
+from rag.text.lexicon import MONTH_NAMES, MONTHS, WEEKDAY_NAMES
 from rag.text.sentences import sentence_spans
 from rag.text.tokens import IRREGULAR_PAST
 
@@ -124,15 +125,8 @@ _UNITS = {
     "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "twentieth": 20,
 }
-_MONTHS = {
-    "january": "january", "jan": "january", "february": "february", "feb": "february",
-    "march": "march", "mar": "march", "april": "april", "apr": "april", "may": "may",
-    "june": "june", "jun": "june", "july": "july", "jul": "july", "august": "august",
-    "aug": "august", "september": "september", "sep": "september", "sept": "september",
-    "october": "october", "oct": "october", "november": "november", "nov": "november",
-    "december": "december", "dec": "december",
-}
-_WEEKDAYS = _words("monday tuesday wednesday thursday friday saturday sunday")
+_MONTHS = {word: MONTH_NAMES[number - 1] for word, number in MONTHS.items()}
+_WEEKDAYS = frozenset(WEEKDAY_NAMES)
 
 # Words, numbers (thousands separators, decimals, ".349") with any glued letters ("57th",
 # "1.4bn", "3.5mm"), and the clitic "n't" kept apart so "wasn't" negates like "was not".
