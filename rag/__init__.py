@@ -47,8 +47,9 @@ from rag.schema import (  # noqa: E402
     IngestReport,
     Passage,
     Status,
+    SupportVerdict,
 )
-from rag.verify.rules import SupportVerdict, check_support  # noqa: E402
+from rag.verify.rules import check_support  # noqa: E402
 
 __all__ = [
     "Answer",

@@ -176,3 +176,18 @@ class IngestReport:
 
 def as_path(value: str | Path) -> Path:
     return value if isinstance(value, Path) else Path(value)
+
+
+@dataclass(frozen=True)
+class SupportVerdict:
+    """Whether a claim is supported by the passages it was checked against, and where:
+    `evidence == passages[passage_index][evidence_start:evidence_end]` (-1 and empty when
+    no passage could be used); `reasons` say why not, when it is not."""
+
+    supported: bool
+    score: float
+    passage_index: int
+    evidence_start: int
+    evidence_end: int
+    evidence: str
+    reasons: tuple[str, ...]

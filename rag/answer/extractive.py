@@ -16,7 +16,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -96,6 +96,28 @@ class Extraction(NamedTuple):
     citations: list[Citation]
     refused: bool
     reason: str | None  # why it refused, for the reader
+
+
+class Quoted(Protocol):
+    passage_index: int
+    start: int  # document offsets
+    end: int
+    text: str
+
+
+def quoted_answer(chosen: Sequence[Quoted], passages: Sequence[Passage]) -> Extraction:
+    """The chosen sentences quoted in order, each cited by its exact span."""
+    citations: list[Citation] = []
+    parts: list[str] = []
+    for marker, sentence in enumerate(chosen, start=1):
+        passage = passages[sentence.passage_index]
+        citations.append(Citation(
+            marker=marker, doc_id=passage.doc_id, start=sentence.start, end=sentence.end,
+            quote=sentence.text, title=passage.title, source=passage.source,
+            published_at=passage.published_at, url=passage.url,
+        ))
+        parts.append(f"{shown_quote(sentence.text)} [{marker}]")
+    return Extraction(" ".join(parts), citations, False, None)
 
 
 @dataclass
@@ -189,17 +211,7 @@ class ExtractiveAnswerer:
             if any(_overlaps(candidate, c, passages) for c in chosen):
                 continue
             chosen.append(candidate)
-        citations: list[Citation] = []
-        parts: list[str] = []
-        for marker, sentence in enumerate(chosen, start=1):
-            passage = passages[sentence.passage_index]
-            citations.append(Citation(
-                marker=marker, doc_id=passage.doc_id, start=sentence.start, end=sentence.end,
-                quote=sentence.text, title=passage.title, source=passage.source,
-                published_at=passage.published_at, url=passage.url,
-            ))
-            parts.append(f"{shown_quote(sentence.text)} [{marker}]")
-        return Extraction(" ".join(parts), citations, False, None)
+        return quoted_answer(chosen, passages)
 
     def answerability(self, question: str, sentence: ScoredSentence) -> float:
         return 0.0 if sentence.gaps else sentence.score

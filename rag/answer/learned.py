@@ -16,11 +16,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from rag.answer.extractive import Extraction, shown_quote
+from rag.answer.extractive import Extraction, quoted_answer
 from rag.answer.prompts import REFUSAL
 from rag.answer.selector import AnswerSelector, ScoredSentence
 from rag.index.embeddings import Embedder
-from rag.schema import Citation, Passage
+from rag.schema import Passage
 from rag.verify.checker import thresholds
 from rag.verify.cross_encoder import CrossEncoder
 
@@ -56,17 +56,7 @@ class LearnedAnswerer:
                 break
             if not any(self._same_fact(candidate, c, passages) for c in chosen):
                 chosen.append(candidate)
-        citations: list[Citation] = []
-        parts: list[str] = []
-        for marker, sentence in enumerate(chosen, start=1):
-            passage = passages[sentence.passage_index]
-            citations.append(Citation(
-                marker=marker, doc_id=passage.doc_id, start=sentence.start, end=sentence.end,
-                quote=sentence.text, title=passage.title, source=passage.source,
-                published_at=passage.published_at, url=passage.url,
-            ))
-            parts.append(f"{shown_quote(sentence.text)} [{marker}]")
-        return Extraction(" ".join(parts), citations, False, None)
+        return quoted_answer(chosen, passages)
 
     def _same_fact(self, a: ScoredSentence, b: ScoredSentence,
                    passages: Sequence[Passage]) -> bool:

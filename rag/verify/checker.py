@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.schema import SupportVerdict
 from rag.text.sentences import sentence_spans
 from rag.verify.cross_encoder import CrossEncoder, default_cross_encoder
 
@@ -56,17 +57,6 @@ THRESHOLDS_FILE = Path(__file__).with_name("thresholds.json")
 def thresholds() -> dict[str, Any]:
     data: dict[str, Any] = json.loads(THRESHOLDS_FILE.read_text(encoding="utf-8"))
     return data
-
-
-@dataclass(frozen=True)
-class SupportVerdict:
-    supported: bool
-    score: float
-    passage_index: int
-    evidence_start: int
-    evidence_end: int
-    evidence: str
-    reasons: tuple[str, ...]
 
 
 FEATURES = ("logit", "coverage", "names")

@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 
 from rag.index.embeddings import Embedder, MiniLMEmbedder, bundled_model_files
+from rag.schema import SupportVerdict
 from rag.text.lexicon import MONTH_NAMES, MONTHS, WEEKDAY_NAMES
 from rag.text.sentences import sentence_spans
 from rag.text.tokens import IRREGULAR_PAST
@@ -72,17 +73,6 @@ MAX_WINDOW_SENTENCES = 3
 WINDOW_PENALTY = 0.02
 MISSING_CAP = 6
 EMBEDDING_CACHE_SIZE = 8192
-
-
-@dataclass(frozen=True)
-class SupportVerdict:
-    supported: bool
-    score: float
-    passage_index: int
-    evidence_start: int
-    evidence_end: int
-    evidence: str
-    reasons: tuple[str, ...]
 
 
 # --- lexicon ------------------------------------------------------------------------------
