@@ -4,8 +4,9 @@
     python evals/calibrate_learned.py [--multihop ../shared/bench/multihop-rag]
 
 - `stack`: the checker's logistic stack of the cross-encoder's logit, coverage and missing
-  names (`rag.verify.checker.FEATURES`), fitted on the dev split of `evals/support/pairs.jsonl` (the test split is never
-  read); `support`: its threshold, the one with the best balanced accuracy there.
+  names (`rag.verify.checker.FEATURES`), fitted on the dev split of
+  `evals/support/pairs.jsonl` (the test split is never read); `support`: its threshold,
+  the one with the best balanced accuracy there.
 - `answer`: the extractive answerer's refusal threshold. Each development question is
   answered once with no threshold (the best sentence always quoted) and its best score
   kept; a threshold then answers the questions scoring at or above it. Chosen for the best
