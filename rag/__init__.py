@@ -49,7 +49,7 @@ from rag.schema import (  # noqa: E402
     Status,
     SupportVerdict,
 )
-from rag.verify.rules import check_support  # noqa: E402
+from rag.verify.checker import check_support  # noqa: E402
 
 __all__ = [
     "Answer",

@@ -88,7 +88,7 @@ class AnswerChain:
         # sentences are checked like any others.
         if _is_refusal(text) and not any(d.markers for d in drafts):
             return self._refusal(question, passages, mode="generative")
-        sentences = cite_and_verify(drafts, passages, self.embedder)
+        sentences = cite_and_verify(drafts, passages)
         self._require_answers(question, sentences)
         shown, citations = compose(sentences, keep_unsupported=self.settings.keep_unsupported)
         if not any(s.supported for s in sentences):

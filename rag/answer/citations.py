@@ -13,11 +13,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.index.embeddings import Embedder
 from rag.ingest.loaders import INVISIBLE_CHARS
 from rag.schema import AnswerSentence, Citation, Passage
 from rag.text.sentences import sentence_spans
-from rag.verify.rules import check_support
+from rag.verify.checker import check_support
 
 _MARKER_GROUP = r"(?:\s*\[\d+(?:\s*,\s*\d+)*\])+"
 _MARKERS_AFTER_STOP = re.compile(rf"([.!?][\"”’)]*)({_MARKER_GROUP})")
@@ -73,9 +72,8 @@ def parse_markers(answer: str, source_count: int) -> list[DraftSentence]:
     return drafts
 
 
-def cite_and_verify(
-    drafts: Sequence[DraftSentence], passages: Sequence[Passage], embedder: Embedder
-) -> list[AnswerSentence]:
+def cite_and_verify(drafts: Sequence[DraftSentence], passages: Sequence[Passage]
+                    ) -> list[AnswerSentence]:
     """Map each sentence's markers to exact spans and check its support."""
     sentences: list[AnswerSentence] = []
     next_marker = 1
@@ -84,7 +82,7 @@ def cite_and_verify(
         verdict = None
         for number in draft.markers:
             passage = passages[number - 1]
-            verdict = check_support(draft.text, [passage.text], embedder=embedder)
+            verdict = check_support(draft.text, [passage.text])
             start, end = _evidence_span(passage, verdict.evidence_start, verdict.evidence_end)
             citations.append(Citation(
                 marker=next_marker, doc_id=passage.doc_id, start=start, end=end,
@@ -96,7 +94,7 @@ def cite_and_verify(
         if len(citations) > 1:
             # Together, as one passage: a sentence may combine facts from two sources.
             combined = "\n".join(c.quote for c in citations)
-            verdict = check_support(draft.text, [combined], embedder=embedder)
+            verdict = check_support(draft.text, [combined])
         # One citation: its verdict against the passage already judged the best span.
         supported, score = (verdict.supported, verdict.score) if verdict else (False, 0.0)
         sentences.append(AnswerSentence(draft.text, citations, supported, score))

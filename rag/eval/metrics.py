@@ -2,8 +2,8 @@
 faithfulness, quote exactness, refusals and latency.
 
 Nothing here touches the store or the model except through the `check` callable the
-citation metrics take (by default `rag.verify.rules.check_support`), so every function can be
-tested on hand-made `Answer`s.
+citation metrics take (by default `rag.verify.checker.check_support`, the product's
+verifier), so every function can be tested on hand-made `Answer`s.
 
 Conventions:
 
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rag.schema import Answer, Citation, Passage
-from rag.verify.rules import SupportVerdict, check_support
+from rag.schema import Answer, Citation, Passage, SupportVerdict
+from rag.verify.checker import check_support
 
 Span = tuple[str, int, int]
 SupportCheck = Callable[[str, Sequence[str]], SupportVerdict]

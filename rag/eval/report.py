@@ -264,7 +264,7 @@ def _checker_section(scores: Any, path: str | None) -> str:
     and the thresholds in use."""
     if not isinstance(scores, Mapping):
         return ""
-    from rag.verify import rules as support
+    from rag.verify.checker import thresholds
 
     title = (f"<h2>Verifier, scored on labelled claims <span class='muted'>{_e(path)}</span>"
              "</h2><p class='muted'>The checker that judges the citation metrics above, on "
@@ -286,8 +286,8 @@ def _checker_section(scores: Any, path: str | None) -> str:
     out = [title, "<table><tr><th>set</th><th>pairs</th><th>balanced accuracy</th>"
            "<th>… threshold fitted on other articles</th><th>AUC</th></tr>",
            "".join(rows), "</table>"]
-    out.append(_kv_table([("checker threshold (rag.verify.rules.THRESHOLD)",
-                           _short(support.THRESHOLD))]))
+    out.append(_kv_table([("checker threshold (rag/verify/thresholds.json: support)",
+                           _short(thresholds()["support"]))]))
     for name, block in sets.items():
         bins = (block or {}).get("reliability", {}).get("bins") if isinstance(
             block, Mapping) else None

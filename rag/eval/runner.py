@@ -32,7 +32,6 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +40,7 @@ from rag.errors import RagError
 from rag.eval import metrics as m
 from rag.eval.gold import load_gold
 from rag.schema import Answer
-from rag.verify.rules import check_support
+from rag.verify.checker import check_support
 
 if TYPE_CHECKING:
     from rag.assistant import Assistant
@@ -108,7 +107,7 @@ def run_eval(
 
     cases = load_gold(dataset)
     document_texts = assistant.document_texts()
-    check = check or _support_check(assistant)
+    check = check or check_support
     notes: list[str] = []
     if not document_texts:
         notes.append("the assistant has no documents indexed")
@@ -177,16 +176,6 @@ def run_eval(
                       checker_scores, _display_path(support_scores)),
         encoding="utf-8")
     return result
-
-
-def _support_check(assistant: Assistant) -> m.SupportCheck:
-    from rag.index.embeddings import MiniLMEmbedder
-
-    # The checker was calibrated on MiniLM cosines; reuse the assistant's copy of that
-    # model rather than load a second, but never feed it another model's vectors.
-    if isinstance(assistant.embedder, MiniLMEmbedder):
-        return partial(check_support, embedder=assistant.embedder)
-    return check_support
 
 
 def _environment(assistant: Assistant, documents: int) -> dict[str, Any]:

@@ -16,9 +16,11 @@
    which says the same, the fit gave coverage a negative weight, an artifact of pairs
    whose false claims are near-copies of their passage, and on SummEdits' real summaries
    that stack scored below the logit alone (AUC 0.56 vs 0.62).
-4. One exact check the model can miss: a number, amount or year in the claim that the
+4. Two exact checks the model can miss: a number, amount or year in the claim that the
    window does not hold ("2,000" = "2000" = "two thousand", "$1.4bn" = "$1.4 billion")
-   caps that window's score at `HARD_CAP`.
+   caps that window's score at `HARD_CAP`; a claim the window states word for word (a
+   quoted sentence) is supported, whatever the model makes of it (it reads a verbatim
+   "has not yet commented" as an inserted negation).
 
 The best window wins; `supported` is its score against the `support` threshold. The
 stack's weights and the thresholds are data, in `thresholds.json` beside this file,
@@ -71,6 +73,7 @@ class _Window:
     text: str  # what the model reads: the window, or the chosen sentences joined
     coverage: float  # for ranking: longer windows pay a small penalty
     hard: tuple[str, ...] = ()
+    verbatim: bool = False  # the window holds the claim word for word
 
     def features(self, claim: _Analysis, logit: float) -> dict[str, float]:
         names = missing_names(claim, _analyse(self.text))
@@ -133,7 +136,22 @@ def _candidates(claim_text: str, passages: Sequence[str]) -> list[_Window]:
     chosen = windows[:MAX_CANDIDATES]
     for w in chosen:
         w.hard = tuple(_number_problems(claim, _Evidence.of([_analyse(w.text)])))
+        w.verbatim = states_verbatim(claim_text, w.text)
     return chosen
+
+
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+
+
+def _plain(text: str) -> str:
+    """Text compared word for word: case, curly quotes and spacing aside."""
+    return " ".join(text.translate(_QUOTES).casefold().split())
+
+
+def states_verbatim(claim: str, evidence: str) -> bool:
+    """Whether `evidence` holds `claim` word for word (its final stop aside)."""
+    plain = _plain(claim).rstrip(".!?;: ")
+    return bool(plain) and plain in _plain(evidence)
 
 
 def check_support(claim: str, passages: Sequence[str], *,
@@ -185,7 +203,7 @@ def _verdict(passages: Sequence[str], scored: list[tuple[dict[str, float], _Wind
     threshold = float(thresholds()["support"])
     ranked = []
     for features, w in scored:
-        p = stacked(features)
+        p = 1.0 if w.verbatim else stacked(features)
         ranked.append((min(p, HARD_CAP) if w.hard else p, w))
     score, best = max(ranked, key=lambda sw: (sw[0], -sw[1].passage_index, -sw[1].start))
     reasons = list(best.hard)

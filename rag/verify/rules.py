@@ -1,4 +1,7 @@
-"""Offline support checker: is a claim backed by one of the given passages?
+"""The rule-based support checker, kept as the learned verifier's baseline and its text
+analysis: `rag.verify.checker` (the product's verifier) reads its content words, numbers
+and names through `_analyse`, and `python -m bench.claims --checker
+rag.verify.rules:check_support` measures it beside the learned one.
 
 No LLM and no network. The verdict combines lexical checks with a cosine similarity
 from the bundled MiniLM embedder:

@@ -65,6 +65,30 @@ def test_invented_sentence_is_removed_and_true_one_cited(generative: Assistant,
     assert_exact(generative, answer)
 
 
+# What a small local model wrote on the seed set: a true paraphrase, and a reason the
+# article never gives (it says Yerevan blamed the peacekeepers, not that they left for it),
+# which the rule checker passed at 0.99.
+PARAPHRASE = ("After Azerbaijan's one-day military operation last September, more than "
+              "100,000 Armenians left Nagorno-Karabakh for Armenia.")
+WRONG_CAUSE = ("The peacekeepers left because the Russian peacekeepers failed to defend the "
+               "Armenians of Nagorno-Karabakh.")
+
+
+def test_a_paraphrase_is_kept_and_an_unstated_cause_dropped(generative: Assistant,
+                                                             server: ScriptedOpenAI) -> None:
+    def reply(request: dict) -> str:
+        moved = source_number(server, request, "100,000 Armenians")
+        blamed = source_number(server, request, "failing to defend")
+        return f"{PARAPHRASE} [{moved}] {WRONG_CAUSE} [{blamed}]"
+
+    server.script(responder=reply)
+    answer = generative.ask("Why did the peacekeepers leave?")
+    assert answer.mode == "generative"
+    assert [s.supported for s in answer.sentences] == [True, False]
+    assert "100,000 Armenians left" in answer.text and "failed to defend" not in answer.text
+    assert_exact(generative, answer)
+
+
 def test_keep_unsupported_marks_instead_of_removing(server: ScriptedOpenAI, tmp_path,
                                                     embedder: MiniLMEmbedder) -> None:
     settings = Settings(home=tmp_path / "h", llm="openai", openai_base_url=server.base_url,

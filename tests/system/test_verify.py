@@ -67,6 +67,20 @@ def test_edits_that_still_read_well_are_unsupported(claim: str) -> None:
     assert not verdict.supported, verdict
 
 
+def test_a_sentence_quoted_word_for_word_is_supported() -> None:
+    """The model alone reads this verbatim negation as an inserted one (support 0.19)."""
+    passage = ("Official Yerevan has not yet commented on the withdrawal of Russian "
+               "peacekeepers from Nagorno-Karabakh where only about a dozen ethnic Armenians "
+               "remain. The EU welcomed the talks.")
+    claim = ("official Yerevan has not yet commented on the withdrawal of Russian peacekeepers "
+             "from Nagorno-Karabakh where only about a dozen ethnic Armenians remain")
+    verdict = check_support(claim, [passage])
+    assert verdict.supported and verdict.score == 1.0
+    assert verdict.evidence.startswith("Official Yerevan")
+    # Word for word means every word: one changed word is the model's to judge again.
+    assert check_support(claim.replace("a dozen", "a hundred"), [passage]).score < 1.0
+
+
 def test_a_number_the_evidence_lacks_caps_the_score_and_says_why() -> None:
     verdict = check_support("About 3,000 peacekeepers were deployed.", [PEACEKEEPERS])
     assert verdict.score <= checker.HARD_CAP
