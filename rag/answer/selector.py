@@ -24,9 +24,9 @@ import numpy as np
 
 from rag.index.embeddings import Embedder
 from rag.schema import Passage
+from rag.text.analysis import analyse
 from rag.verify.checker import missing_names, thresholds
 from rag.verify.cross_encoder import TASKS, CrossEncoder, default_cross_encoder
-from rag.verify.rules import _analyse
 
 # The cross-encoder reads this many sentences per question; the rest are too far from
 # the question in embedding space to be its answer (measured on the development sets:
@@ -87,8 +87,8 @@ class AnswerSelector:
         closest = sorted(range(len(candidates)), key=lambda i: -float(similarities[i]))
         closest = closest[:MAX_SCORED]
         logits = self.model.logits([(question, candidates[i][3]) for i in closest])
-        asked = _analyse(question)
-        names = [min(missing_names(asked, _analyse(f"{p.title}\n{p.source}\n{p.text}")),
+        asked = analyse(question)
+        names = [min(missing_names(asked, analyse(f"{p.title}\n{p.source}\n{p.text}")),
                      NAMES_CAP) for p in passages]
         scored = []
         for i, logit in zip(closest, logits[:, TASKS.index("answer")], strict=True):

@@ -40,12 +40,12 @@ from typing import Any
 import numpy as np
 
 from rag.schema import SupportVerdict
+
+# The exact side (content words, numbers, names) is the shared text analysis, the one
+# the rule checker and the answer selector read too.
+from rag.text.analysis import Analysis, Evidence, analyse, covered_keys, number_problems
 from rag.text.sentences import sentence_spans
 from rag.verify.cross_encoder import CrossEncoder, default_cross_encoder
-
-# The rule checker's text analysis (content words, numbers, names) is the exact side of
-# this one: one analysis, not two.
-from rag.verify.rules import _analyse, _Analysis, _covered, _Evidence, _number_problems
 
 __all__ = ["SupportVerdict", "check_claims", "check_support", "thresholds"]
 
@@ -75,13 +75,13 @@ class _Window:
     hard: tuple[str, ...] = ()
     verbatim: bool = False  # the window holds the claim word for word
 
-    def features(self, claim: _Analysis, logit: float) -> dict[str, float]:
-        names = missing_names(claim, _analyse(self.text))
+    def features(self, claim: Analysis, logit: float) -> dict[str, float]:
+        names = missing_names(claim, analyse(self.text))
         return {"logit": logit, "coverage": _coverage(claim, self.text),
                 "names": float(min(names, NAMES_CAP))}
 
 
-def missing_names(claim: _Analysis, evidence: _Analysis) -> int:
+def missing_names(claim: Analysis, evidence: Analysis) -> int:
     """The claim's names (capitalised words not opening a sentence) the evidence never
     mentions; "US" is found in "United States" through its initials."""
     return len({t.low for t in claim.tokens
@@ -105,14 +105,14 @@ def _sentences(passage: str) -> tuple[tuple[int, int], ...]:
     return tuple(spans)
 
 
-def _coverage(claim: _Analysis, text: str) -> float:
+def _coverage(claim: Analysis, text: str) -> float:
     """The share of the claim's content keys `text` holds."""
-    hits = _covered(claim, _analyse(text))
+    hits = covered_keys(claim, analyse(text))
     return sum(hits) / len(hits) if hits else 0.0
 
 
 def _candidates(claim_text: str, passages: Sequence[str]) -> list[_Window]:
-    claim = _analyse(claim_text)
+    claim = analyse(claim_text)
     windows: list[_Window] = []
     for p_index, passage in enumerate(passages):
         spans = _sentences(passage)
@@ -135,7 +135,7 @@ def _candidates(claim_text: str, passages: Sequence[str]) -> list[_Window]:
     windows.sort(key=lambda w: (-w.coverage, len(w.text), w.passage_index, w.start))
     chosen = windows[:MAX_CANDIDATES]
     for w in chosen:
-        w.hard = tuple(_number_problems(claim, _Evidence.of([_analyse(w.text)])))
+        w.hard = tuple(number_problems(claim, Evidence.of([analyse(w.text)])))
         w.verbatim = states_verbatim(claim_text, w.text)
     return chosen
 
@@ -176,14 +176,14 @@ def window_features(claims: Sequence[str], passages: Sequence[str],
     """Per claim, each candidate window with its features; or why there is none."""
     passages = list(passages)
     stripped = [c.strip() for c in claims]
-    per_claim = [_candidates(c, passages) if _analyse(c).content else [] for c in stripped]
+    per_claim = [_candidates(c, passages) if analyse(c).content else [] for c in stripped]
     pairs = [(c, w.text) for c, ws in zip(stripped, per_claim, strict=True) for w in ws]
     logits = ((model or default_cross_encoder()).logits(pairs)[:, 0] if pairs
               else np.zeros(0, dtype=np.float32))
     out: list[list[tuple[dict[str, float], _Window]] | str] = []
     k = 0
     for claim, windows in zip(stripped, per_claim, strict=True):
-        claim_analysis = _analyse(claim)
+        claim_analysis = analyse(claim)
         if not claim_analysis.content:
             out.append("claim has no content words")
             continue
