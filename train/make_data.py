@@ -739,12 +739,12 @@ def compress_variants(s: str) -> list[str]:
         if ok:
             out.append(tidy(before + " " + after))
     # Leading phrase before the first comma: "In July, X" -> "X".
-    m = re.match(r"([^,]{3,60}), (.+)$", s)
-    if m and m.group(1).split(" ", 1)[0].lower() in LEAD_START:
-        rest = m.group(2)
+    lead = re.match(r"([^,]{3,60}), (.+)$", s)
+    if lead and lead.group(1).split(" ", 1)[0].lower() in LEAD_START:
+        rest = lead.group(2)
         # "... with his brother, New Heights, Kelce said": the name after the comma is an
         # appositive of the phrase's last noun; dropping the phrase would strand it.
-        stranded = m.group(1).rsplit(" ", 1)[-1][:1].islower() and re.match(
+        stranded = lead.group(1).rsplit(" ", 1)[-1][:1].islower() and re.match(
             r"[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*, ", rest)
         if not stranded:
             out.append(upper_first(rest) if rest.split(" ", 1)[0].lower() in STOP else rest)
@@ -1599,9 +1599,8 @@ def templates(corpus: Corpus, s: str, rng: Random) -> list[Template]:
         if dm:
             rest = core_rest[:dm.start()] + core_rest[dm.end():]
             out.append(Template(fronted(cl, "When", rest), dm.group().strip(), "when"))
-        elif cl.lead and DATE_PHRASE_RE.search(cl.lead):
-            out.append(Template(fronted(cl, "When", core_rest),
-                                DATE_PHRASE_RE.search(cl.lead).group(), "when"))
+        elif cl.lead and (lead_date := DATE_PHRASE_RE.search(cl.lead)):
+            out.append(Template(fronted(cl, "When", core_rest), lead_date.group(), "when"))
         # where: "in/at <Place>".
         pm = re.search(r"\b(in|at) ((?:the )?[A-Z][\w’'.-]*(?: [A-Z][\w’'.-]*)*)", core_rest)
         if pm and not DATE_PHRASE_RE.fullmatch(pm.group()) and pm.group(2).split()[-1] not in (

@@ -17,7 +17,7 @@ from rag.errors import ModelFilesError
 from rag.verify import checker
 from rag.verify.checker import check_claims, check_support
 from rag.verify.cross_encoder import MODEL_DIR, CrossEncoder, read_card
-from tests.conftest import REPO
+from tests.conftest import MULTIHOP, REPO
 
 PAIRS = REPO / "evals" / "support" / "pairs.jsonl"
 
@@ -36,6 +36,17 @@ def test_the_committed_model_is_the_one_its_card_describes() -> None:
     assert model.stat().st_size == card["bytes"] <= 25 * 1024 * 1024
     assert set(card["calibration"]) == {"support", "answer"}
     assert len(card["data"]["sha256"]) == 64 and card["recipe"]["seed"]
+
+
+def test_the_training_recipe_reproduces_the_cards_data(tmp_path: Path) -> None:
+    """`make train`'s first step, as the Makefile runs it, writes exactly the pairs the
+    committed model was trained on: the recipe in the repo is the model's recipe."""
+    from train.make_data import main as make_data
+
+    assert make_data(["--out", str(tmp_path), "--multihop", str(MULTIHOP),
+                      "--support-positive-share", "0.35"]) == 0
+    written = hashlib.sha256((tmp_path / "pairs.jsonl").read_bytes()).hexdigest()
+    assert written == read_card()["data"]["sha256"]
 
 
 def test_a_model_that_does_not_match_its_card_is_refused(tmp_path: Path) -> None:
