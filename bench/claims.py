@@ -25,6 +25,10 @@ same grouped way.
 AUC, accuracy per kind of pair. `evals/support/stitched.jsonl` (48 claims that join two
 sentences of a passage): the same.
 
+Time per check is also taken against exactly five passages (`five_passages`: each SummEdits
+summary sentence with the five article windows sharing most words with it), the size of
+an answer's retrieved set.
+
 Reliability tables (10 equal-width score bins: mean score, share actually consistent,
 count) for the SummEdits pairs and the support test split say whether a score can be read
 as a probability. Time per check is wall-clock per call, after one warm-up call (model
@@ -337,6 +341,19 @@ def bench_summedits(check: TimedChecker, path: Path, limit: int | None) -> dict[
     }
 
 
+def time_five_passages(check: TimedChecker, path: Path, limit: int | None) -> None:
+    """Time only: each SummEdits summary sentence against the 5 article windows sharing the
+    most content words with it, the way an answer's sentence meets its top-5 passages."""
+    passages_of: dict[str, list[str]] = {}
+    for row in load_jsonl(path, limit):
+        windows = passages_of.setdefault(row["doc_id"], article_passages(row["document"]))
+        for claim in sentences(row["summary"]):
+            words = content_words(claim)
+            top = sorted(range(len(windows)),
+                         key=lambda i: (-len(words & content_words(windows[i])), i))[:5]
+            check(claim, [windows[i] for i in sorted(top)])
+
+
 def bench_pairs(check: TimedChecker, rows: Iterable[dict[str, Any]],
                 with_reliability: bool) -> dict[str, Any]:
     items = []
@@ -373,6 +390,10 @@ def run(checker_spec: str, summedits: Path, support_pairs: Path, stitched: Path,
                           **bench_pairs(check, load_jsonl(stitched, limit),
                                         with_reliability=False)}
     timings["stitched"] = check.timing()
+
+    check = TimedChecker(raw)
+    time_five_passages(check, summedits, limit)
+    timings["five_passages"] = check.timing()
     result["timing"] = timings
     result["seconds"] = watch.seconds()
     return result
