@@ -10,7 +10,7 @@ failure, so a typo cannot silently disable a check.
 How the per-answer scores are aggregated:
 
 - `answerable_accuracy`, `refusal_accuracy`: `rag.eval.gold.judge` over answerable and
-  unanswerable cases respectively (the definitions `tests/test_gold.py` enforces).
+  unanswerable cases respectively (the definitions `tests/system/test_gold.py` enforces).
 - retrieval metrics: over answerable cases, from the passages the answer was built on.
 - `citation_recall`, `citation_precision`: ALCE's per-answer scores averaged over answered
   (not refused) questions; an answered question with no citations scores 0 on both.
