@@ -344,14 +344,16 @@ def bench_summedits(check: TimedChecker, path: Path, limit: int | None) -> dict[
 def time_five_passages(check: TimedChecker, path: Path, limit: int | None) -> None:
     """Time only: each SummEdits summary sentence against the 5 article windows sharing the
     most content words with it, the way an answer's sentence meets its top-5 passages."""
-    passages_of: dict[str, list[str]] = {}
+    windows_of: dict[str, list[tuple[str, set[str]]]] = {}
     for row in load_jsonl(path, limit):
-        windows = passages_of.setdefault(row["doc_id"], article_passages(row["document"]))
+        windows = windows_of.get(row["doc_id"])
+        if windows is None:
+            windows = [(w, content_words(w)) for w in article_passages(row["document"])]
+            windows_of[row["doc_id"]] = windows
         for claim in sentences(row["summary"]):
             words = content_words(claim)
-            top = sorted(range(len(windows)),
-                         key=lambda i: (-len(words & content_words(windows[i])), i))[:5]
-            check(claim, [windows[i] for i in sorted(top)])
+            top = sorted(range(len(windows)), key=lambda i: (-len(words & windows[i][1]), i))[:5]
+            check(claim, [windows[i][0] for i in sorted(top)])
 
 
 def bench_pairs(check: TimedChecker, rows: Iterable[dict[str, Any]],

@@ -219,7 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--articles", type=Path, default=MULTIHOP / "articles.jsonl")
     parser.add_argument("--queries", type=Path, default=MULTIHOP / "queries.jsonl")
     parser.add_argument("--k", type=int, default=K)
-    parser.add_argument("--answerer", choices=("rules", "learned"), default="rules",
+    from rag.answer import ANSWERERS
+
+    parser.add_argument("--answerer", choices=ANSWERERS, default="rules",
                         help="the offline answerer measured (RAG_ANSWERER's values)")
     parser.add_argument("--limit", type=int, default=None,
                         help="first N queries only (a smoke test, not a figure)")

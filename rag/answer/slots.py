@@ -34,6 +34,7 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
+from rag.text.analysis import plain
 from rag.text.lexicon import MONTH_NAMES
 from rag.text.tokens import IRREGULAR_PAST, stem
 
@@ -214,10 +215,6 @@ def _contains(stems: list[str], word: str) -> bool:
     return any(_same(target, s) for s in stems)
 
 
-def _normal(text: str) -> str:
-    return " ".join(text.lower().replace("’", "'").split())
-
-
 @dataclass(frozen=True)
 class Slot:
     """What a reply to one question has to name."""
@@ -244,7 +241,7 @@ def read_question(question: str) -> Slot:
     text = question.split(" (", 1)[0].strip()
     text = re.sub(r"^(?:and|but|so|also|roughly|approximately|about|exactly|precisely|just)\s+",
                   "", text, flags=re.IGNORECASE)
-    low = _normal(text)
+    low = plain(text)
     words = [w.lower() for w in _TOKEN.findall(text)]
     # "Besides Moscow and Baku, which capital…", "According to X, how far…": the question
     # proper follows the comma.
@@ -472,7 +469,7 @@ def _fillers(slot: Slot, sentence: str) -> list[str] | None:
 
 def _given(slot: Slot, filler: str) -> bool:
     """Whether the question already says `filler` (so it cannot be the answer)."""
-    if re.search(rf"(?<!\w){re.escape(_normal(filler))}(?!\w)", slot.question):
+    if re.search(rf"(?<!\w){re.escape(plain(filler))}(?!\w)", slot.question):
         return True
     # Exact stems: "Armenia" answers "where did the Armenians go", though the two share
     # a stem for every other purpose here.

@@ -21,7 +21,7 @@ from rag.eval.results import (
     lower_is_better,
 )
 
-_CSS = (Path(__file__).with_name("report.css")).read_text(encoding="utf-8")
+_CSS = Path(__file__).with_name("report.css").read_text(encoding="utf-8")
 
 
 def _e(value: object) -> str:

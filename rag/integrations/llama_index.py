@@ -47,22 +47,16 @@ def _checked(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def passage_node(passage: Passage) -> NodeWithScore:
-    node = TextNode(text=passage.text, id_=passage.chunk_id or None, metadata={
-        "doc_id": passage.doc_id, "start": passage.start, "end": passage.end,
-        "quote": passage.text, "title": passage.title, "source": passage.source,
-        "published_at": passage.published_at, "url": passage.url,
-    })
+    metadata = passage.to_dict()
+    text = metadata.pop("text")
+    del metadata["score"], metadata["chunk_id"]
+    node = TextNode(text=text, id_=passage.chunk_id or None, metadata=metadata | {"quote": text})
     return NodeWithScore(node=node, score=passage.score)
 
 
 def citation_node(citation: Citation) -> NodeWithScore:
-    node = TextNode(text=citation.quote, metadata={
-        "marker": citation.marker, "doc_id": citation.doc_id, "start": citation.start,
-        "end": citation.end, "quote": citation.quote, "title": citation.title,
-        "source": citation.source, "published_at": citation.published_at,
-        "url": citation.url,
-    })
-    return NodeWithScore(node=node, score=None)
+    return NodeWithScore(node=TextNode(text=citation.quote, metadata=citation.to_dict()),
+                         score=None)
 
 
 class RagRetriever(BaseRetriever):

@@ -304,6 +304,14 @@ def _undot(m: re.Match[str]) -> str:
     return m.group().replace(".", "").ljust(len(m.group()))
 
 
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
+
+
+def plain(text: str) -> str:
+    """Text as compared word for word: case, curly quotes and spacing aside."""
+    return " ".join(text.translate(_QUOTES).casefold().split())
+
+
 @lru_cache(maxsize=16384)
 def analyse(text: str) -> Analysis:
     tokens = _tokenize(_DOTTED.sub(_undot, text))

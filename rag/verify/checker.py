@@ -43,7 +43,14 @@ from rag.schema import SupportVerdict
 
 # The exact side (content words, numbers, names) is the shared text analysis, the one
 # the rule checker and the answer selector read too.
-from rag.text.analysis import Analysis, Evidence, analyse, covered_keys, number_problems
+from rag.text.analysis import (
+    Analysis,
+    Evidence,
+    analyse,
+    covered_keys,
+    number_problems,
+    plain,
+)
 from rag.text.sentences import sentence_spans
 from rag.verify.cross_encoder import CrossEncoder, default_cross_encoder
 
@@ -140,18 +147,10 @@ def _candidates(claim_text: str, passages: Sequence[str]) -> list[_Window]:
     return chosen
 
 
-_QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
-
-
-def _plain(text: str) -> str:
-    """Text compared word for word: case, curly quotes and spacing aside."""
-    return " ".join(text.translate(_QUOTES).casefold().split())
-
-
 def states_verbatim(claim: str, evidence: str) -> bool:
     """Whether `evidence` holds `claim` word for word (its final stop aside)."""
-    plain = _plain(claim).rstrip(".!?;: ")
-    return bool(plain) and plain in _plain(evidence)
+    claim = plain(claim).rstrip(".!?;: ")
+    return bool(claim) and claim in plain(evidence)
 
 
 def check_support(claim: str, passages: Sequence[str], *,
