@@ -44,6 +44,8 @@ class Settings:
     openai_api_key: str | None = None
     llm_timeout: float = 30.0
     llm_retries: int = 2
+    # Sent as `max_tokens`: an answer is a few sentences, and a runaway reply costs time.
+    llm_max_tokens: int = 1024
     # `llm="local"`: "packaged:1.5b" (default), "packaged:0.5b", or a path to any GGUF file.
     local_model: str = "packaged:1.5b"
     # Where packaged models are assembled; None means `home / "models"`.
@@ -102,6 +104,8 @@ class Settings:
             values["llm_timeout"] = _float(env, "RAG_LLM_TIMEOUT")
         if env.get("RAG_LLM_RETRIES"):
             values["llm_retries"] = _int(env, "RAG_LLM_RETRIES")
+        if env.get("RAG_LLM_MAX_TOKENS"):
+            values["llm_max_tokens"] = _int(env, "RAG_LLM_MAX_TOKENS")
         if env.get("RAG_LOCAL_MODEL"):
             values["local_model"] = env["RAG_LOCAL_MODEL"].strip()
         if env.get("RAG_MODELS_DIR"):

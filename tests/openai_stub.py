@@ -12,7 +12,8 @@ one, and once the queue runs dry the last one taken is served again (before any 
 reply is "OK"). Behaviours: `reply`, `responder(request_json) -> str`, `delay` (seconds before
 answering), `status` (+ `retry_after` seconds), `malformed` (invalid JSON, or an invalid SSE
 event when streaming), `cut_stream_after=N` (N content chunks, then the connection drops) and
-`finish_reason` ("stop" by default; None or "length" to fake an unfinished answer).
+`finish_reason` ("stop" by default; None or "length" to fake an unfinished answer) and
+`chunk_interval` (seconds between streamed chunks: a server that trickles).
 
 Responses close the connection, so no handler thread outlives a test; a handler still
 sleeping through `delay` is woken when the server closes.
@@ -44,6 +45,7 @@ class Behaviour:
     malformed: bool = False
     cut_stream_after: int | None = None
     finish_reason: str | None = "stop"
+    chunk_interval: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,7 @@ class ScriptedOpenAI:
         malformed: bool = False,
         cut_stream_after: int | None = None,
         finish_reason: str | None = "stop",
+        chunk_interval: float = 0.0,
     ) -> ScriptedOpenAI:
         behaviour = Behaviour(
             reply=reply,
@@ -100,6 +103,7 @@ class ScriptedOpenAI:
             malformed=malformed,
             cut_stream_after=cut_stream_after,
             finish_reason=finish_reason,
+            chunk_interval=chunk_interval,
         )
         with self._lock:
             self._queue.append(behaviour)
@@ -227,6 +231,9 @@ class _Handler(BaseHTTPRequestHandler):
             if behaviour.cut_stream_after is not None and index >= behaviour.cut_stream_after:
                 # Ends the handler without the terminating chunk: the client sees the
                 # connection drop mid-body.
+                return
+            if index and behaviour.chunk_interval and \
+                    self.server.stub._closing.wait(behaviour.chunk_interval):
                 return
             delta: dict[str, str] = {"content": piece}
             if index == 0:

@@ -11,6 +11,8 @@ assistant can show before falling back to an extractive answer.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -28,6 +30,9 @@ _T = TypeVar("_T")
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _MAX_BACKOFF = 4.0
 _MAX_REASON_CHARS = 200
+# An answer is a few cited sentences; a megabyte reply is a fault or an attack, and the
+# sentence splitter must never be handed one.
+MAX_REPLY_CHARS = 20_000
 # Enough turns to resolve "it" and "they"; older turns cost tokens and rarely matter.
 _HISTORY_TURNS = 6
 _HISTORY_TURN_CHARS = 600
@@ -55,6 +60,7 @@ class OpenAIGenerator:
         self.model = settings.llm_model
         self._budget = settings.llm_timeout
         self._retries = max(0, settings.llm_retries)
+        self._max_tokens = settings.llm_max_tokens
         self._client = openai.OpenAI(
             # Passed explicitly so the SDK never falls back to reading the environment.
             base_url=settings.openai_base_url or DEFAULT_BASE_URL,
@@ -78,6 +84,7 @@ class OpenAIGenerator:
                 model=self.model,
                 messages=cast(list[ChatCompletionMessageParam], messages),
                 temperature=0,
+                max_tokens=self._max_tokens,
                 timeout=timeout,
             )
         )
@@ -86,45 +93,64 @@ class OpenAIGenerator:
         content = getattr(getattr(choice, "message", None), "content", None)
         if not isinstance(content, str):
             raise GenerationError("LLM endpoint returned no answer text")
+        if len(content) > MAX_REPLY_CHARS:
+            raise GenerationError(_too_long())
         return content
 
     def stream(self, messages: list[dict[str, Any]]) -> Iterator[str]:
         # Only opening the stream is retried: once text has been yielded, a retry would
-        # repeat it. The remaining budget then bounds each wait for the next chunk.
+        # repeat it. The rest of the same deadline then bounds the whole stream, not each
+        # wait for a chunk: a server trickling one chunk a second would otherwise keep an
+        # answer (and a UI worker) busy for as long as it liked. The stream is read by a
+        # worker thread, so a wait for the next chunk ends at the deadline however the
+        # socket behaves; the worker closes the stream at its next chunk or read timeout.
+        deadline = time.monotonic() + self._budget
         chunks = self._with_retries(
             lambda timeout: self._client.chat.completions.create(
                 model=self.model,
                 messages=cast(list[ChatCompletionMessageParam], messages),
                 temperature=0,
+                max_tokens=self._max_tokens,
                 stream=True,
                 timeout=timeout,
-            )
+            ),
+            deadline,
         )
+        stop = threading.Event()
+        received: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        threading.Thread(target=_read_stream, args=(chunks, received, stop),
+                         name="rag-llm-stream", daemon=True).start()
         finish_reason: str | None = None
-        with chunks:
-            try:
-                for chunk in chunks:
-                    choice = _first_choice(chunk, allow_empty=True)
-                    if choice is None:
-                        continue
-                    delta = getattr(getattr(choice, "delta", None), "content", None)
-                    if delta:
-                        yield delta
-                    finish_reason = getattr(choice, "finish_reason", None) or finish_reason
-            except openai.APITimeoutError:
-                raise GenerationError(self._timed_out()) from None
-            except openai.APIConnectionError as exc:
-                raise GenerationError(f"LLM stream was cut off: {_cause(exc)}") from None
-            except openai.APIError as exc:
-                raise GenerationError(
-                    f"LLM endpoint reported an error: {_short(exc.message)}"
-                ) from None
-            except ValueError:
-                raise GenerationError("LLM endpoint sent a malformed stream") from None
+        length = 0
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                try:
+                    item = received.get(timeout=remaining) if remaining > 0 else None
+                except queue.Empty:
+                    item = None
+                if item is None:
+                    raise GenerationError(self._timed_out())
+                if item is _DONE:
+                    break
+                if isinstance(item, GenerationError):
+                    raise item
+                choice = _first_choice(item, allow_empty=True)
+                if choice is None:
+                    continue
+                delta = getattr(getattr(choice, "delta", None), "content", None)
+                if delta:
+                    length += len(delta)
+                    if length > MAX_REPLY_CHARS:
+                        raise GenerationError(_too_long())
+                    yield delta
+                finish_reason = getattr(choice, "finish_reason", None) or finish_reason
+        finally:
+            stop.set()  # also when the consumer stopped reading
         _check_finish(finish_reason)
 
-    def _with_retries(self, call: Callable[[float], _T]) -> _T:
-        deadline = time.monotonic() + self._budget
+    def _with_retries(self, call: Callable[[float], _T], deadline: float | None = None) -> _T:
+        deadline = time.monotonic() + self._budget if deadline is None else deadline
         attempt = 0
         while True:
             remaining = deadline - time.monotonic()
@@ -169,6 +195,37 @@ class OpenAIGenerator:
 
     def _timed_out(self) -> str:
         return f"LLM endpoint timed out after {self._budget:g} s"
+
+
+_DONE = object()
+
+
+def _read_stream(chunks: openai.Stream[Any], into: queue.SimpleQueue[Any],
+                 stop: threading.Event) -> None:
+    """Moves the chunks of `chunks` into `into` until it ends (`_DONE`), fails (a
+    `GenerationError`) or `stop` is set; closes the stream either way."""
+    try:
+        with chunks:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                into.put(chunk)
+    except openai.APITimeoutError:
+        into.put(GenerationError("LLM endpoint stopped sending"))
+    except openai.APIConnectionError as exc:
+        into.put(GenerationError(f"LLM stream was cut off: {_cause(exc)}"))
+    except openai.APIError as exc:
+        into.put(GenerationError(f"LLM endpoint reported an error: {_short(exc.message)}"))
+    except ValueError:
+        into.put(GenerationError("LLM endpoint sent a malformed stream"))
+    except Exception as exc:  # a worker must report, never die silently
+        into.put(GenerationError(f"LLM stream failed: {_cause(exc)}"))
+    into.put(_DONE)
+
+
+def _too_long() -> str:
+    return (f"LLM reply ran past {MAX_REPLY_CHARS:,} characters, far more than an answer; "
+            f"it was not read")
 
 
 def _local_generator(settings: Settings) -> Generator:

@@ -163,6 +163,44 @@ def test_slow_reply_times_out_within_the_budget(server: ScriptedOpenAI) -> None:
     assert elapsed < 2.5
 
 
+def test_a_trickling_stream_is_bounded_by_the_whole_budget(server: ScriptedOpenAI) -> None:
+    # One chunk a second for 30 s: each wait is short, only the whole stream is too long.
+    server.script(reply=" ".join(["word"] * 30), chunk_interval=1.0)
+
+    received: list[str] = []
+    with make_generator(server, llm_timeout=2.0) as gen:
+        started = time.monotonic()
+        with pytest.raises(GenerationError) as caught:
+            for delta in gen.stream(MESSAGES):
+                received.append(delta)
+        elapsed = time.monotonic() - started
+
+    assert caught.value.reason == "LLM endpoint timed out after 2 s"
+    assert 1.9 < elapsed < 3.0
+    assert 1 <= len(received) <= 3
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_a_runaway_reply_is_refused_before_it_is_read(server: ScriptedOpenAI,
+                                                      generator: OpenAIGenerator,
+                                                      streamed: bool) -> None:
+    server.script(reply="Paris is the capital [1]. " * 2000)
+
+    with pytest.raises(GenerationError, match="ran past 20,000 characters"):
+        if streamed:
+            list(generator.stream(MESSAGES))
+        else:
+            generator.complete(MESSAGES)
+
+
+def test_requests_carry_the_token_budget(server: ScriptedOpenAI) -> None:
+    with make_generator(server, llm_max_tokens=77) as gen:
+        gen.complete(MESSAGES)
+        list(gen.stream(MESSAGES))
+
+    assert [r.json and r.json["max_tokens"] for r in server.chat_requests] == [77, 77]
+
+
 def test_unreachable_endpoint(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

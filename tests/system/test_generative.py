@@ -174,11 +174,16 @@ def test_endpoint_down_falls_back_within_timeout(tmp_path, embedder: MiniLMEmbed
 
 
 @pytest.mark.parametrize("behaviour", [{"status": 500}, {"status": 429, "retry_after": 30},
-                                       {"delay": 5.0}, {"malformed": True}])
+                                       {"delay": 5.0}, {"malformed": True},
+                                       # a trickle that would take 60 s; a 5 MB reply
+                                       {"reply": "word " * 60, "chunk_interval": 1.0},
+                                       {"reply": f"{TRUE} [1]. " * 100_000}])
 def test_failures_end_in_extractive_fallback(generative: Assistant, server: ScriptedOpenAI,
                                              behaviour: dict) -> None:
     server.script(**behaviour)
+    started = time.perf_counter()
     answer = generative.ask("Why did the peacekeepers leave?")
+    assert time.perf_counter() - started < 6  # the 3 s budget, then the fallback
     assert answer.mode == "extractive-fallback" and answer.reason
     assert_exact(generative, answer)
 
