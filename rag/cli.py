@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +23,18 @@ from rag.errors import (
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EVALS = PACKAGE_ROOT / "evals"
 LLM_CHOICES = ("none", "openai", "local")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def shown(text: str) -> str:
+    """`text` with control characters written as escapes (`\\x1b`, `\\n`): a file name or
+    title may carry ESC sequences that would drive the terminal, or a newline that would
+    break a row."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,6 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `rag docs | head` closed the pipe: what was wanted has been printed. Point stdout
+        # at /dev/null so the interpreter's final flush does not raise again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     finally:
         if argv is None:
             # Run as the `rag` program, the interpreter is about to exit: its final
@@ -167,7 +186,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         else:
-            print(format_answer(answer))
+            print(format_answer(answer, width=_terminal_width()))
         return EXIT_OK
     if args.command == "chat":
         return _chat(assistant, args)
@@ -187,9 +206,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         else:
             for row in rows:
-                title = row["title"] or Path(row["path"]).name
-                print(f"{row['doc_id']}  {row['published_at'][:10]:10}  {row['source'][:20]:20}  "
-                      f"{row['chunks']:>3} chunks  {title}")
+                title = shown(row["title"] or Path(row["path"]).name)
+                print(f"{row['doc_id']}  {row['published_at'][:10]:10}  "
+                      f"{shown(row['source'])[:20]:20}  "
+                      f"{plural(row['chunks'], 'chunk'):>10}  {title}")
         return EXIT_OK
     if args.command == "delete":
         assistant.delete(args.doc_id)
@@ -197,8 +217,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     if args.command == "reindex":
         report = assistant.reindex(progress=_progress_bar("reindex"))
-        print(f"reindexed {report.indexed} documents into {report.chunks} chunks "
-              f"in {report.seconds:.1f} s")
+        print(f"reindexed {plural(report.indexed, 'document')} into "
+              f"{plural(report.chunks, 'chunk')} in {report.seconds:.1f} s")
         return EXIT_OK
     raise AssertionError(f"unhandled command {args.command}")
 
@@ -209,17 +229,25 @@ def _ingest(assistant: Any, args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict(), indent=2))
     else:
         print(
-            f"{report.seen} files: {len(report.added)} documents added, {len(report.updated)} "
-            f"updated, {len(report.removed)} removed, {len(report.unchanged)} unchanged, "
-            f"{len(report.failed)} files failed; {report.chunks} chunks in {report.seconds:.1f} s"
+            f"{plural(report.seen, 'file')}: {plural(len(report.added), 'document')} added, "
+            f"{len(report.updated)} updated, {len(report.removed)} removed, "
+            f"{len(report.unchanged)} unchanged, {plural(len(report.failed), 'file')} failed; "
+            f"{plural(report.chunks, 'chunk')} in {report.seconds:.1f} s"
         )
+        for path, reason in report.skipped:
+            print(f"  skipped: {shown(str(path))}: {reason}", file=sys.stderr)
         for path, reason in report.failed:
-            print(f"  failed: {path}: {reason}", file=sys.stderr)
+            print(f"  failed: {shown(str(path))}: {shown(reason)}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
 def _chat(assistant: Any, args: argparse.Namespace) -> int:
     history: list[Any] = []
+    if sys.stdin.isatty():
+        # Line editing for input(): arrows, history, and Ctrl-L clears instead of
+        # printing ^L. Absent on some platforms; plain input() still works there.
+        with contextlib.suppress(ImportError):
+            import readline  # noqa: F401
     print("Ask about the indexed articles; an empty line or Ctrl-D ends the conversation.")
     while True:
         try:
@@ -236,7 +264,7 @@ def _chat(assistant: Any, args: argparse.Namespace) -> int:
         except (InvalidQuestionError, InvalidArgumentError) as exc:
             print(f"rag: {exc}", file=sys.stderr)
             continue
-        print(format_answer(answer))
+        print(format_answer(answer, width=_terminal_width()))
         history.append(answer)
 
 
@@ -252,7 +280,7 @@ def _eval(assistant: Any, args: argparse.Namespace) -> int:
         report = assistant.ingest(args.corpus, progress=_progress_bar("ingest"))
         if not report.ok:
             for path, reason in report.failed:
-                print(f"  failed: {path}: {reason}", file=sys.stderr)
+                print(f"  failed: {shown(str(path))}: {shown(reason)}", file=sys.stderr)
             return EXIT_FAILED
     out = args.out or EVALS / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S")
     result = run_eval(assistant, args.dataset, out, args.baseline, args.thresholds,
@@ -266,7 +294,9 @@ def _eval(assistant: Any, args: argparse.Namespace) -> int:
         print(f"{name:>22}: {'n/a' if value is None else round(value, 4)}")
     for failure in result.failures:
         print(f"FAIL {failure}", file=sys.stderr)
-    print(f"report: {out / 'report.html'}")
+    print("PASS: every threshold met" if result.ok
+          else f"FAIL: {plural(len(result.failures), 'threshold')} missed")
+    print(f"report: {_relative(out / 'report.html')}")
     return EXIT_OK if result.ok else EXIT_FAILED
 
 
@@ -348,7 +378,40 @@ def _progress_bar(label: str) -> Any:
     return update
 
 
-def format_answer(answer: Any) -> str:
+def _relative(path: Path) -> Path:
+    """`path` relative to the working directory when it is under it (shorter to read)."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def _terminal_width() -> int | None:
+    """Columns to wrap to when stdout is a terminal; None (no wrapping) for pipes."""
+    if not sys.stdout.isatty():
+        return None
+    import shutil
+
+    return max(40, shutil.get_terminal_size().columns - 1)
+
+
+def _wrapped(lines: list[str], width: int | None) -> str:
+    """`lines` wrapped at word boundaries to `width`, continuation lines indented like
+    the line they continue; never a word broken in the middle."""
+    if width is None:
+        return "\n".join(lines)
+    import textwrap
+
+    out = []
+    for line in lines:
+        indent = " " * (len(line) - len(line.lstrip(" ")))
+        out.extend(textwrap.wrap(line, width, subsequent_indent=indent + "  " if indent
+                                 else "", break_long_words=False, break_on_hyphens=False)
+                   or [""])
+    return "\n".join(out)
+
+
+def format_answer(answer: Any, *, width: int | None = None) -> str:
     lines = [answer.text, ""]
     if answer.mode != "extractive":
         lines.insert(0, f"[{answer.mode}{': ' + answer.reason if answer.reason else ''}]")
@@ -357,18 +420,24 @@ def format_answer(answer: Any) -> str:
     if answer.citations:
         lines.append("Sources:")
         for citation in answer.citations:
-            where = ", ".join(x for x in (citation.source, citation.published_at[:10],
-                                          citation.title) if x) or "untitled article"
+            where = ", ".join(shown(x) for x in (citation.source, citation.published_at[:10],
+                                                 citation.title) if x) or "untitled article"
             lines.append(f"  [{citation.marker}] {where} (doc {citation.doc_id}, "
                          f"chars {citation.start}-{citation.end})")
-            lines.append(f"      “{citation.quote}”")
+            lines.append(f"      {_quoted(citation.quote)}")
     elif answer.passages:
-        lines.append("Closest passages:")
+        lines.append("Closest passages, closest first:")
         for number, passage in enumerate(answer.passages[:3], start=1):
-            snippet = passage.text if len(passage.text) < 240 else passage.text[:237] + "…"
-            lines.append(f"  {number}. (doc {passage.doc_id}, score {passage.score:.2f}) "
-                         f"{snippet}")
-    return "\n".join(lines).rstrip()
+            text = " ".join(passage.text.split())  # one indented line per passage
+            snippet = text if len(text) < 240 else text[:237].rstrip() + "…"
+            name = shown(passage.title or passage.source or f"doc {passage.doc_id}")
+            lines.append(f"  {number}. {name}: {snippet}")
+    return _wrapped(lines, width).rstrip()
+
+
+def _quoted(quote: str) -> str:
+    # A quote that already ends with a closing mark (“…no.”) gets no second one.
+    return f"“{quote}" + ("" if quote.endswith("”") else "”")
 
 
 if __name__ == "__main__":

@@ -158,6 +158,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # Left out on purpose, with why (links that would leave the folder); not failures.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     chunks: int = 0
     # Files looked at; every one ends up indexed (added/updated/unchanged) or failed.
     seen: int = 0
@@ -171,6 +173,7 @@ class IngestReport:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["failed"] = [{"path": p, "reason": r} for p, r in self.failed]
+        data["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
         return data
 
 

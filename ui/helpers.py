@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
+import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ui import render
 
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._ -]+")
+# Letters and digits of every script stay ("Москва.md", "東京.md"); separators, controls,
+# invisible characters and markup punctuation become "_".
+_UNSAFE_NAME = re.compile(r"[^\w .-]+")
+# Bytes, not characters: file systems allow 255 bytes, and a CJK character takes 3.
+_NAME_BYTES = 150
 
 
 # -- filters, uploads and the corpus table --------------------------------------------
@@ -51,9 +57,24 @@ def build_filters(
 
 
 def upload_name(original: str) -> str:
-    """A file name safe to create under the uploads folder, keeping the suffix."""
-    name = _SAFE_NAME.sub("_", Path(original).name).strip(" .") or "upload"
-    return name[-120:]
+    """A file name safe to create under the uploads folder, keeping the suffix. The same
+    upload always gets the same name (re-uploading a corrected file updates it); a name
+    that had to be changed gets a tag from the original, so two different uploads that
+    clean to the same name never overwrite each other."""
+    base = unicodedata.normalize("NFC", PurePosixPath(original.replace("\\", "/")).name)
+    stem, dot, suffix = base.rpartition(".")
+    if not dot:
+        stem, suffix = base, ""
+    stem = _UNSAFE_NAME.sub("_", stem).strip(" .")
+    suffix = _UNSAFE_NAME.sub("_", suffix).strip(" .")
+    ending = f".{suffix[:16]}" if suffix else ""
+    name = (stem or "upload") + ending
+    if name != base or len(name.encode("utf-8")) > _NAME_BYTES:
+        tag = hashlib.sha256(base.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+        room = _NAME_BYTES - len(ending) - len(tag) - 1
+        stem = (stem or "upload").encode("utf-8")[:room].decode("utf-8", "ignore")
+        name = f"{stem}-{tag}{ending}"
+    return name
 
 
 def find_documents(documents: Sequence[Mapping[str, Any]], search: str

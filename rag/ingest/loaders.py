@@ -41,19 +41,50 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", r
 FRONT_MATTER_FIELD_CHARS = 2_000
 
 
-def iter_files(path: Path, on_error: Callable[[OSError], None] | None = None
-               ) -> Iterator[Path]:
+def iter_files(path: Path, on_error: Callable[[OSError], None] | None = None,
+               on_skip: Callable[[Path, str], None] | None = None) -> Iterator[Path]:
     """The supported files at `path` (a file, or a folder walked recursively), sorted,
     hidden files and folders left out. A folder that cannot be listed is skipped and
-    passed to `on_error`: its files are unknown, not gone."""
+    passed to `on_error`: its files are unknown, not gone.
+
+    Links: a file named directly is read wherever it points (the user chose it). Inside
+    a folder, one rule for files and folders alike: links are not followed. What a link
+    points to is indexed when it is in the folder itself (through the link it would be
+    a second copy, or a loop); what lies outside is never reached (`ln -s /etc/passwd`).
+    Each link skipped goes to `on_skip` with the reason."""
     if path.is_file():
         yield path
         return
+    root = path.resolve()
     found: list[Path] = []
+
+    def link_reason(link: Path) -> str:
+        where = "inside" if link.resolve().is_relative_to(root) else "outside"
+        return f"a link to a {'folder' if link.is_dir() else 'file'} {where} the folder; " \
+               f"links are not followed"
+
+    def skip(candidate: Path, reason: str) -> None:
+        if on_skip is not None:
+            on_skip(candidate, reason)
+
     for folder, subfolders, names in os.walk(path, onerror=on_error):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        found.extend(Path(folder, name) for name in names if not name.startswith(".")
-                     and Path(name).suffix.lower() in SUPPORTED_SUFFIXES)
+        kept = []
+        for name in subfolders:
+            if name.startswith("."):
+                continue
+            if Path(folder, name).is_symlink():
+                skip(Path(folder, name), link_reason(Path(folder, name)))
+                continue
+            kept.append(name)
+        subfolders[:] = kept
+        for name in names:
+            if name.startswith(".") or Path(name).suffix.lower() not in SUPPORTED_SUFFIXES:
+                continue
+            candidate = Path(folder, name)
+            if candidate.is_symlink():
+                skip(candidate, link_reason(candidate))
+                continue
+            found.append(candidate)
     yield from sorted(candidate for candidate in found if candidate.is_file())
 
 

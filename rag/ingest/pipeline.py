@@ -92,7 +92,8 @@ class Ingestor:
             by_path.setdefault(entry.path, []).append(entry)
         root = str(path.resolve())
         unreadable: list[str] = []
-        files = list(iter_files(path, on_error=lambda exc: _unreadable(exc, unreadable, report)))
+        files = list(iter_files(path, on_error=lambda exc: _unreadable(exc, unreadable, report),
+                                on_skip=lambda link, why: report.skipped.append((str(link), why))))
         present_paths: set[str] = set()
         # Which file holds each document id this run: a document is never removed once a
         # file has claimed it, and two files cannot silently overwrite one another.

@@ -24,7 +24,7 @@ def test_ingest_ask_stats(tmp_path: Path) -> None:
     home = tmp_path / "home"
     ingest = rag(home, "ingest", str(SEED))
     assert ingest.returncode == 0, ingest.stderr
-    assert "1 documents added" in ingest.stdout
+    assert "1 file: 1 document added" in ingest.stdout
 
     ask = rag(home, "ask", "Why did the peacekeepers leave?", "--json", "-k", "4")
     assert ask.returncode == 0, ask.stderr
@@ -56,7 +56,7 @@ def test_failed_files_exit_nonzero_and_are_listed(tmp_path: Path) -> None:
     result = rag(tmp_path / "home", "ingest", str(corpus))
     assert result.returncode == 1
     assert "bad.jsonl" in result.stderr and "invalid JSON" in result.stderr
-    assert "1 documents added" in result.stdout
+    assert "1 document added" in result.stdout and "1 file failed" in result.stdout
 
 
 def test_serve_on_a_busy_port_says_so_and_how_to_choose_another(tmp_path: Path) -> None:
@@ -68,3 +68,29 @@ def test_serve_on_a_busy_port_says_so_and_how_to_choose_another(tmp_path: Path) 
     assert served.returncode == 2, served.stderr
     assert f"port {port} on 127.0.0.1 is in use" in served.stderr
     assert "--port" in served.stderr and "Traceback" not in served.stderr
+
+
+def test_control_characters_in_names_are_escaped_and_a_closed_pipe_is_quiet(
+        tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    # ESC ] 0 ; … BEL would retitle the terminal; a newline would break the row.
+    hostile = corpus / "evil\x1b]0;pwned\x07\nname.txt"
+    hostile.write_text("The bridge reopened on Monday after repairs.", encoding="utf-8")
+    # Enough rows that `| head -1` closes the pipe while they are still being written.
+    for number in range(300):
+        (corpus / f"story{number}.txt").write_text(f"Story {number} of the bridge.",
+                                                   encoding="utf-8")
+    home = tmp_path / "home"
+    assert rag(home, "ingest", str(corpus)).returncode == 0
+
+    docs = rag(home, "docs")
+    assert docs.returncode == 0, docs.stderr
+    assert "\x1b" not in docs.stdout and "\x07" not in docs.stdout
+    (row,) = [line for line in docs.stdout.splitlines() if "evil" in line]
+    assert "evil\\x1b]0;pwned\\x07\\nname.txt" in row and "1 chunk " in row
+
+    env = {**os.environ, "RAG_HOME": str(home)}
+    piped = subprocess.run(f"{sys.executable} -m rag.cli docs | head -1", shell=True,
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert "BrokenPipeError" not in piped.stderr and "Traceback" not in piped.stderr

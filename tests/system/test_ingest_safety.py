@@ -158,3 +158,33 @@ def test_a_hidden_element_without_its_end_tag_hides_only_itself(tmp_path: Path) 
     text = html_text(tmp_path, "<ul><li>One.<li hidden>Ad<ul><li>Ad too.</ul><li>Three."
                                "</ul><p>Rest of the article.")
     assert text == "One.\nThree.\nRest of the article."
+
+
+def test_links_never_lead_outside_the_folder_and_each_skip_is_reported(
+        make_assistant: MakeAssistant, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("The vault code is 4711.", encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    (corpus / "real").mkdir(parents=True)
+    (corpus / "real" / "story.txt").write_text("The bridge reopened on Monday.",
+                                               encoding="utf-8")
+    (corpus / "leak.txt").symlink_to(outside / "secret.txt")  # `ln -s /etc/passwd x.txt`
+    (corpus / "folder-out").symlink_to(outside, target_is_directory=True)
+    (corpus / "folder-in").symlink_to(corpus / "real", target_is_directory=True)
+    (corpus / "alias.txt").symlink_to(corpus / "real" / "story.txt")  # stays inside
+
+    report = make_assistant().ingest(corpus)
+
+    assert report.ok
+    skipped = {Path(path).name: reason for path, reason in report.skipped}
+    assert skipped == {
+        "alias.txt": "a link to a file inside the folder; links are not followed",
+        "folder-in": "a link to a folder inside the folder; links are not followed",
+        "folder-out": "a link to a folder outside the folder; links are not followed",
+        "leak.txt": "a link to a file outside the folder; links are not followed",
+    }
+    assert report.to_dict()["skipped"][0].keys() == {"path", "reason"}
+    assert report.seen == 1  # the real story, once; nothing from outside
+    # Named directly, a link is the user's choice and is read.
+    assert make_assistant().ingest(corpus / "leak.txt").added

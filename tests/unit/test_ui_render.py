@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import re
@@ -309,14 +310,32 @@ def test_parse_day_blank_is_none() -> None:
     ("original", "expected"),
     [
         ("notes.txt", "notes.txt"),
+        ("Москва.md", "Москва.md"),
+        ("東京.md", "東京.md"),
         ("../../etc/passwd.md", "passwd.md"),
-        ("a b<c>.json", "a b_c_.json"),
-        ("..", "upload"),
-        ("/a/b/.hidden.txt", "hidden.txt"),  # an absolute path from the client
+        ("a b<c>.json", "a b_c_-{tag}.json"),
+        ("..", "upload-{tag}"),
+        ("..md", "upload-{tag}.md"),
+        (".md", "upload-{tag}.md"),
+        ("C:\\Users\\x\\report.txt", "report.txt"),  # a Windows path from the client
+        ("/a/b/.hidden.txt", "hidden-{tag}.txt"),  # an absolute path from the client
+        ("bad\x1b]0;title\x07name.txt", "bad_0_title_name-{tag}.txt"),
     ],
 )
 def test_upload_name_stays_inside_the_uploads_folder(original: str, expected: str) -> None:
-    assert upload_name(original) == expected
+    base = original.replace("\\", "/").rsplit("/", 1)[-1]
+    tag = hashlib.sha256(base.encode()).hexdigest()[:8]
+    assert upload_name(original) == expected.format(tag=tag)
+
+
+def test_upload_names_never_collide_and_fit_the_file_system() -> None:
+    originals = ["Москва.md", "Киев.md", "東京.md", "北京.md", "a?b.md", "a*b.md", ".md",
+                 "..md", "東" * 200 + ".txt", "東" * 201 + ".txt"]
+    names = [upload_name(original) for original in originals]
+    assert len(set(names)) == len(names)
+    assert all(len(name.encode()) <= 150 and "/" not in name for name in names)
+    assert all(name.endswith("." + original.rpartition(".")[2])
+               for name, original in zip(names, originals, strict=True))
 
 
 def test_feedback_is_appended_as_json_lines(tmp_path: Path) -> None:
