@@ -32,7 +32,9 @@ if TYPE_CHECKING:
 class Assistant:
     def __init__(self, home: str | Path | None = None, settings: Settings | None = None,
                  *, embedder: Embedder | None = None) -> None:
-        settings = settings or Settings()
+        # The same environment as the CLI (RAG_HOME, RAG_LLM, OPENAI_BASE_URL, …), the
+        # explicit arguments winning: what the README promises for the Python API.
+        settings = settings or Settings.from_env()
         if home is not None:
             settings = settings.with_(home=Path(home))
         self.settings = settings

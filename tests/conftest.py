@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,17 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "corpus"
 SEED = CORPUS / "000_4289d46f5f19964e.txt"
 MULTIHOP = REPO.parent / "shared" / "bench" / "multihop-rag"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_configuration_from_the_caller() -> Iterator[None]:
+    # `Assistant()` and the CLI read RAG_* and OPENAI_* like a user's shell would; a
+    # developer's own settings (an API key, a Chroma URL) must not steer the tests.
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("RAG_", "OPENAI_")):
+                patch.delenv(name)
+        yield
 
 
 @pytest.fixture(scope="session")

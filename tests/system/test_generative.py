@@ -243,3 +243,24 @@ def test_reply_with_nothing_left_after_sanitising_falls_back(generative: Assista
     assert answer.mode == "extractive-fallback" and "empty" in (answer.reason or "")
     assert not answer.refused and "100,000" in answer.text
 
+
+
+def test_the_python_api_reads_the_same_environment_as_the_cli(
+        server: ScriptedOpenAI, tmp_path, embedder: MiniLMEmbedder,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RAG_HOME", str(tmp_path / "from-env"))
+    monkeypatch.setenv("RAG_LLM", "openai")
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("RAG_LLM_MODEL", "env-model")
+    server.script(responder=lambda r: f"{TRUE} [{source_number(server, r, '100,000')}].")
+
+    assistant = Assistant(embedder=embedder)
+    assistant.ingest(SEED)
+    answer = assistant.ask("Why did the peacekeepers leave?")
+
+    assert assistant.settings.home == tmp_path / "from-env"
+    assert answer.mode == "generative"
+    assert server.chat_requests[-1].json["model"] == "env-model"
+    # An explicit argument still wins over the environment.
+    assert Assistant(home=tmp_path / "mine", embedder=embedder).settings.home == \
+        tmp_path / "mine"
