@@ -161,12 +161,18 @@ class Handlers:
         use_llm: bool,
     ) -> Iterator[tuple[Any, ...]]:
         question = (question or "").strip()
+        # Bad input is a toast: raising gr.Error would replace every output, the whole
+        # conversation included, with an "Error" pill until the next valid question.
         if not question:
-            raise gr.Error("Type a question first.")
+            gr.Warning("Type a question first.")
+            yield (gr.skip(),) * 6
+            return
         try:
             filters = build_filters(sources, after, before)
         except ValueError as exc:
-            raise gr.Error(str(exc)) from None
+            gr.Warning(str(exc))
+            yield (gr.skip(),) * 6
+            return
         messages = [
             *session["messages"],
             {"role": "user", "content": render.sanitize_markdown(question)},
@@ -402,12 +408,15 @@ class Handlers:
         self, doc_id: str | None, selected: list[str] | None, search: str | None
     ) -> tuple[Any, ...]:
         if not doc_id:
-            raise gr.Error("Choose a document to delete.")
+            gr.Warning("Choose a document to delete first.")
+            return (gr.skip(),) * 4
         try:
             document = self.assistant.document(doc_id)
             self.assistant.delete(doc_id)
         except RagError as exc:
-            raise gr.Error(str(exc)) from None
+            # The table stays as it was, and usable; the reason is a toast.
+            gr.Warning(str(exc))
+            return (gr.skip(),) * 4
         path = Path(document.path) if document.path else None
         if path is not None and path.resolve().is_relative_to(self.uploads.resolve()):
             # An uploaded copy exists only for this document; deleting means deleting it.
@@ -430,7 +439,8 @@ class Handlers:
         try:
             report = self.assistant.reindex(progress=step)
         except RagError as exc:
-            raise gr.Error(str(exc)) from None
+            gr.Warning(str(exc))
+            return (gr.skip(),) * 4
         message = render.message_html(
             f"Re-indexed {report.indexed} documents into {report.chunks} chunks "
             f"in {report.seconds:.1f} s."

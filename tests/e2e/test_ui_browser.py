@@ -29,6 +29,8 @@ from ui.app import serve
 
 CORPUS = REPO / "corpus"
 SCREENSHOT = REPO / "docs" / "screenshot.png"
+# Screenshots the browser tests take as evidence; ignored by git.
+ARTIFACTS = REPO / "build" / "ui-screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -116,6 +118,7 @@ def llm_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -304,13 +307,38 @@ def test_corpus_search_narrows_the_table_and_the_delete_list(page: Page) -> None
 
 
 @needs_chromium
-def test_a_malformed_date_is_refused_before_asking(page: Page) -> None:
+def test_bad_input_is_a_notice_and_the_conversation_stays(page: Page) -> None:
+    first = ask(page, QUESTION, 0)
+
     page.fill("#after textarea, #after input", "2024-02-30")
     page.fill("#question textarea", QUESTION)
     page.click("#ask")
-
     page.get_by_text("is not a calendar date").first.wait_for(timeout=TIMEOUT_MS)
-    assert page.locator('#chat [data-testid="user"]').count() == 0
+    page.fill("#after textarea, #after input", "")
+    page.fill("#question textarea", "")
+    page.click("#ask")
+    page.get_by_text("Type a question first.").first.wait_for(timeout=TIMEOUT_MS)
+
+    # Neither notice replaced the answer, its badge or its sources with an error.
+    answers = page.locator('#chat [data-testid="bot"]')
+    assert answers.count() == 1 and answers.first.inner_text() == first
+    assert page.locator('#chat [data-testid="user"]').count() == 1
+    expect(page.locator("#mode-badge")).not_to_contain_text("rror")
+    expect(page.locator("#sources-panel")).not_to_contain_text("rror")
+    page.screenshot(path=str(ARTIFACTS / "bad-input-keeps-the-conversation.png"))
+
+
+@needs_chromium
+def test_delete_with_nothing_chosen_keeps_the_corpus_view(page: Page) -> None:
+    page.get_by_role("tab", name="Corpus").click()
+    documents = page.locator("#documents")
+    expect(documents).to_contain_text("000_4289d46f5f19964e.txt", timeout=TIMEOUT_MS)
+    page.locator("#delete").click()
+    page.get_by_text("Choose a document to delete first.").first.wait_for(timeout=TIMEOUT_MS)
+    expect(documents).to_contain_text("000_4289d46f5f19964e.txt")
+    # The delete list still works.
+    page.locator("#delete-choice input").click()
+    page.get_by_role("option").first.wait_for(timeout=TIMEOUT_MS)
 
 
 @needs_chromium
