@@ -260,7 +260,8 @@ def test_the_python_api_reads_the_same_environment_as_the_cli(
 
     assert assistant.settings.home == tmp_path / "from-env"
     assert answer.mode == "generative"
-    assert server.chat_requests[-1].json["model"] == "env-model"
+    request = server.chat_requests[-1].json
+    assert request is not None and request["model"] == "env-model"
     # An explicit argument still wins over the environment.
     assert Assistant(home=tmp_path / "mine", embedder=embedder).settings.home == \
         tmp_path / "mine"
