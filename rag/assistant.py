@@ -173,11 +173,27 @@ class Assistant:
                                   [p for p in extra_passages if p.chunk_id not in seen],
                                   filters)
         retrieved = time.perf_counter()
+        if not passages:
+            # An empty index and filters that exclude everything are different problems
+            # with different fixes; "nothing matches" would hide both.
+            answer = self.chain.nothing_found(question, self._why_nothing_found(filters))
+            answer.timings["retrieve_ms"] = answer.timings["total_ms"] = \
+                (retrieved - started) * 1000
+            yield answer.text
+            yield answer
+            return
         for event in self.chain.stream(question, passages, use_llm=use_llm):
             if isinstance(event, Answer):
                 event.timings["retrieve_ms"] = (retrieved - started) * 1000
                 event.timings["total_ms"] = (time.perf_counter() - started) * 1000
             yield event
+
+    def _why_nothing_found(self, filters: Mapping[str, Any] | None) -> str:
+        if not self.store.document_count():
+            return "Nothing is indexed yet: add articles with `rag ingest PATH` or the Corpus tab."
+        if not filters:
+            return "No indexed passage matches the question."
+        return no_match_reason(filters, self.documents())
 
     def chat(self, question: str, history: Sequence[Mapping[str, Any] | Answer] = (), *,
              k: int | None = None, filters: Mapping[str, Any] | None = None,
@@ -203,6 +219,39 @@ class Assistant:
             if isinstance(event, Answer):
                 event.question = standalone
             yield event
+
+
+def no_match_reason(filters: Mapping[str, Any], documents: Sequence[Mapping[str, Any]]
+                    ) -> str:
+    """Why `filters` leave no passage, with what the corpus does hold: its outlets (a
+    wrong-case name is pointed at the right one) and the range of its dates."""
+    parts = ["No indexed document matches these filters."]
+    outlets = sorted({str(d.get("source") or "") for d in documents} - {""})
+    wanted = filters.get("source")
+    wanted = [wanted] if isinstance(wanted, str) else list(wanted or [])
+    by_case = {name.casefold(): name for name in outlets}
+    for name in wanted:
+        if name not in outlets and name.casefold() in by_case:
+            parts.append(f"Outlet names are exact: did you mean {by_case[name.casefold()]!r}?")
+    if wanted:
+        if not outlets:
+            parts.append("No document names its outlet (a `source` in its metadata), so "
+                         "an outlet filter matches nothing.")
+        else:
+            shown = ", ".join(outlets[:12]) + (f" and {len(outlets) - 12} more"
+                                              if len(outlets) > 12 else "")
+            parts.append(f"Outlets in the corpus: {shown}.")
+    if filters.get("published_after") or filters.get("published_before"):
+        dates = sorted(str(d["published_at"])[:10] for d in documents if d.get("published_at"))
+        if not dates:
+            parts.append("No document has a publication date, so a date range matches "
+                         "nothing.")
+        else:
+            undated = sum(1 for d in documents if not d.get("published_at"))
+            parts.append(f"Publication dates run from {dates[0]} to {dates[-1]}"
+                         + (f"; {undated} undated documents never match a date range."
+                            if undated else "."))
+    return " ".join(parts)
 
 
 def _make_generator(settings: Settings) -> Generator | None:

@@ -204,6 +204,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         rows = assistant.documents()
         if args.json:
             print(json.dumps(rows, ensure_ascii=False, indent=2))
+        elif not rows:
+            print(f"Nothing is indexed in {assistant.stats()['chroma']} yet; "
+                  f"add articles with `rag ingest PATH`.")
         else:
             for row in rows:
                 title = shown(row["title"] or Path(row["path"]).name)

@@ -132,7 +132,10 @@ class Handlers:
             gr.Dataframe(value=rows, label=corpus_label(len(documents), len(matching),
                                                         len(rows), bool((search or "").strip()))),
             gr.Dropdown(choices=delete_choices, value=None),
-            gr.Dropdown(choices=names, value=kept),
+            # With no outlet names in the corpus an empty list would look broken: say why.
+            gr.Dropdown(choices=names, value=kept, interactive=bool(names),
+                        label="Outlets (all when empty)" if names
+                        else "Outlets: no indexed document names its outlet"),
         )
 
     def document_names(self, answer: Answer) -> dict[str, str]:

@@ -126,6 +126,12 @@ class AnswerChain:
         return Answer(question=question, text=text, refused=False, citations=citations,
                       passages=list(passages), mode="extractive", sentences=sentences)
 
+    @staticmethod
+    def nothing_found(question: str, why: str) -> Answer:
+        """The refusal when retrieval found no passage at all, saying `why`."""
+        return Answer(question=question, text=f"{REFUSAL} {why}", refused=True, citations=[],
+                      passages=[], mode="extractive", reason=why)
+
     def _fallback(self, question: str, passages: Sequence[Passage], reason: str) -> Answer:
         answer = self.extractive(question, passages)
         answer.mode, answer.reason = "extractive-fallback", reason

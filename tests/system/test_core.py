@@ -200,3 +200,36 @@ def test_a_failing_chroma_write_is_a_store_error_and_loses_nothing(make_assistan
         assistant.store.reset()
     assert assistant.document(row["doc_id"]).text == SEED.read_text(encoding="utf-8")
     assert not assistant.ask("Why did the peacekeepers leave?").refused
+
+
+def test_nothing_found_says_whether_the_index_or_the_filters_are_why(
+        make_assistant, tmp_path) -> None:
+    empty = make_assistant(home=tmp_path / "empty")
+    answer = empty.ask("Why did the peacekeepers leave?")
+    assert answer.refused and "Nothing is indexed yet" in answer.text
+    assert "rag ingest" in answer.text
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("---\nsource: Reuters\npublished_at: 2024-03-01\n---\n"
+                                 "The bridge reopened on Monday after repairs.", encoding="utf-8")
+    (corpus / "b.txt").write_text("The ferry resumed service on Tuesday.", encoding="utf-8")
+    assistant = make_assistant()
+    assistant.ingest(corpus)
+
+    wrong_case = assistant.ask("When did the bridge reopen?", filters={"source": "reuters"})
+    assert wrong_case.refused and not wrong_case.passages
+    assert "No indexed document matches these filters" in wrong_case.text
+    assert "did you mean 'Reuters'?" in wrong_case.text
+    assert "Outlets in the corpus: Reuters." in wrong_case.text
+    assert wrong_case.reason and wrong_case.reason in wrong_case.text
+
+    dated = assistant.ask("When did the bridge reopen?",
+                          filters={"published_after": "2025-01-01"})
+    assert "Publication dates run from 2024-03-01 to 2024-03-01; 1 undated" in dated.text
+    assert "Nothing is indexed" not in dated.text
+
+    plain = make_assistant(home=tmp_path / "plain")
+    plain.ingest(corpus / "b.txt")
+    unnamed = plain.ask("When did the ferry resume?", filters={"source": ["AP"]})
+    assert "No document names its outlet" in unnamed.text

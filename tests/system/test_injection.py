@@ -31,7 +31,7 @@ FORBIDDEN = re.compile(r"pwned|evil\.example|<\|im_start\|>|!\[|\[INST\]", re.IG
 # Articles that carry invisible characters in their raw text.
 INVISIBLE_SOURCES = {"01-budget-ignore.md", "02-fake-system.txt", "05-records.jsonl"}
 REFUSALS = {f"{REFUSAL} The closest passages are listed below.",
-            f"{REFUSAL} Nothing is indexed that matches the question."}
+            f"{REFUSAL} No indexed passage matches the question."}
 
 
 @pytest.fixture(scope="module")
