@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 from rag.answer import followup, make_answerer
 from rag.answer.chain import AnswerChain, final_answer
 from rag.config import Settings
+from rag.errors import DocumentNotFoundError
 from rag.index.embeddings import Embedder, get_embedder
 from rag.index.store import Store
 from rag.ingest.pipeline import Ingestor, Progress, writer_lock
 from rag.retrieve.base import Retriever, as_stored_now
 from rag.retrieve.factory import make_retriever
-from rag.schema import Answer, Document, IngestReport, Passage, Status
+from rag.schema import Answer, Citation, Document, IngestReport, Passage, Status
 from rag.validation import validate_question
 
 if TYPE_CHECKING:
@@ -109,6 +110,25 @@ class Assistant:
 
     def document(self, doc_id: str) -> Document:
         return self.store.document(doc_id)
+
+    def source_names(self, answer: Answer) -> dict[str, str]:
+        """What to call each document an answer cites or lists: its title (from the
+        metadata or the headline line), else its file name. The CLI and the UI both
+        name sources this way."""
+        names: dict[str, str] = {}
+        items: list[Citation | Passage] = [*answer.citations, *answer.passages]
+        for item in items:
+            if item.doc_id in names:
+                continue
+            if item.title.strip():
+                names[item.doc_id] = item.title.strip()
+                continue
+            try:
+                document = self.store.document(item.doc_id)
+            except DocumentNotFoundError:
+                continue  # deleted since it was retrieved
+            names[item.doc_id] = document.title.strip() or Path(document.path).name
+        return names
 
     def documents(self) -> list[dict[str, Any]]:
         """Every indexed document's metadata and chunk count, newest first. The listing is

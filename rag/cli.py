@@ -8,7 +8,7 @@ import json
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,10 +155,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         validate_question(args.question)
     if args.command == "serve":
         auth = _parse_auth(args.auth or os.environ.get("RAG_UI_AUTH"))
-        if args.host not in {"127.0.0.1", "localhost", "::1"} and auth is None:
-            raise ConfigError(
-                "serving beyond this machine needs --auth USER:PASSWORD (or RAG_UI_AUTH)")
-        from ui.app import serve
+        from ui.app import require_password, serve
+
+        require_password(args.host, auth)  # before the model loads: a typo costs nothing
 
         assistant = Assistant(settings=settings)
         assistant.check()
@@ -186,7 +185,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         if args.json:
             print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         else:
-            print(format_answer(answer, width=_terminal_width()))
+            print(format_answer(answer, width=_terminal_width(),
+                                names=assistant.source_names(answer)))
         return EXIT_OK
     if args.command == "chat":
         return _chat(assistant, args)
@@ -239,6 +239,8 @@ def _ingest(assistant: Any, args: argparse.Namespace) -> int:
         )
         for path, reason in report.skipped:
             print(f"  skipped: {shown(str(path))}: {reason}", file=sys.stderr)
+        for path, warning in report.warnings:
+            print(f"  warning: {shown(str(path))}: {shown(warning)}", file=sys.stderr)
         for path, reason in report.failed:
             print(f"  failed: {shown(str(path))}: {shown(reason)}", file=sys.stderr)
     return EXIT_OK if report.ok else EXIT_FAILED
@@ -267,7 +269,8 @@ def _chat(assistant: Any, args: argparse.Namespace) -> int:
         except (InvalidQuestionError, InvalidArgumentError) as exc:
             print(f"rag: {exc}", file=sys.stderr)
             continue
-        print(format_answer(answer, width=_terminal_width()))
+        print(format_answer(answer, width=_terminal_width(),
+                            names=assistant.source_names(answer)))
         history.append(answer)
 
 
@@ -414,17 +417,24 @@ def _wrapped(lines: list[str], width: int | None) -> str:
     return "\n".join(out)
 
 
-def format_answer(answer: Any, *, width: int | None = None) -> str:
+def format_answer(answer: Any, *, width: int | None = None,
+                  names: Mapping[str, str] | None = None) -> str:
+    """`names`: what to call each document by id (`Assistant.source_names`) where the
+    answer itself carries no title."""
+    names = names or {}
     lines = [answer.text, ""]
     if answer.mode != "extractive":
         lines.insert(0, f"[{answer.mode}{': ' + answer.reason if answer.reason else ''}]")
     elif answer.refused and answer.reason:
         lines.insert(1, f"({answer.reason})")
+    for warning in answer.warnings:
+        lines.insert(len(lines) - 1, f"Warning: {shown(warning)}")
     if answer.citations:
         lines.append("Sources:")
         for citation in answer.citations:
+            name = citation.title or names.get(citation.doc_id, "")
             where = ", ".join(shown(x) for x in (citation.source, citation.published_at[:10],
-                                                 citation.title) if x) or "untitled article"
+                                                 name) if x) or "untitled article"
             lines.append(f"  [{citation.marker}] {where} (doc {citation.doc_id}, "
                          f"chars {citation.start}-{citation.end})")
             lines.append(f"      {_quoted(citation.quote)}")
@@ -433,7 +443,8 @@ def format_answer(answer: Any, *, width: int | None = None) -> str:
         for number, passage in enumerate(answer.passages[:3], start=1):
             text = " ".join(passage.text.split())  # one indented line per passage
             snippet = text if len(text) < 240 else text[:237].rstrip() + "…"
-            name = shown(passage.title or passage.source or f"doc {passage.doc_id}")
+            name = shown(passage.title or names.get(passage.doc_id) or passage.source
+                         or f"doc {passage.doc_id}")
             lines.append(f"  {number}. {name}: {snippet}")
     return _wrapped(lines, width).rstrip()
 

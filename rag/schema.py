@@ -124,6 +124,9 @@ class Answer:
     # Why a generative answer fell back to extraction, or why an extractive answer was
     # refused ("the closest sentence names no foreign minister"); None otherwise.
     reason: str | None = None
+    # One line per retrieved document that carried text addressed to a model, which
+    # was kept out of the evidence (rag.verify.quarantine).
+    warnings: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +135,7 @@ class Answer:
             "refused": self.refused,
             "mode": self.mode,
             "reason": self.reason,
+            "warnings": list(self.warnings),
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [s.to_dict() for s in self.sentences],
             "passages": [p.to_dict() for p in self.passages],
@@ -160,6 +164,9 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     # Left out on purpose, with why (links that would leave the folder); not failures.
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Indexed, with something the reader should know: text addressed to an AI model,
+    # which answers will not use as evidence.
+    warnings: list[tuple[str, str]] = field(default_factory=list)
     chunks: int = 0
     # Files looked at; every one ends up indexed (added/updated/unchanged) or failed.
     seen: int = 0
@@ -174,6 +181,7 @@ class IngestReport:
         data = asdict(self)
         data["failed"] = [{"path": p, "reason": r} for p, r in self.failed]
         data["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
+        data["warnings"] = [{"path": p, "warning": w} for p, w in self.warnings]
         return data
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from rag.config import MAX_QUESTION_CHARS
@@ -11,6 +12,10 @@ from rag.errors import InvalidQuestionError
 # drops it from documents. Other invisible characters still refuse the question: they
 # can hide text from the person who typed it.
 _BYTE_ORDER_MARK = str.maketrans("", "", "\ufeff")
+_RUN = re.compile(r"[^\W_]+")
+# Longer than any English word: a run of Latin letters this long is keyboard noise
+# ("aaaa…"). Scripts written without spaces (Chinese, Thai) have no such limit.
+MAX_LATIN_WORD = 45
 
 
 def validate_question(question: object) -> str:
@@ -32,4 +37,16 @@ def validate_question(question: object) -> str:
             raise InvalidQuestionError(
                 f"the question contains a control character (U+{ord(char):04X})"
             )
+    if not any(_is_word(run) for run in _RUN.findall(question)):
+        raise InvalidQuestionError(
+            "the question has no word to search for; ask about a person, place, event or "
+            "number in the articles")
     return " ".join(question.split())
+
+
+def _is_word(run: str) -> bool:
+    if run.isdigit():
+        return True  # "2020?" asks about a year
+    if len(set(run.casefold())) < 2:
+        return False  # "a", "!!!", "aaaa…"
+    return not run.isascii() or len(run) <= MAX_LATIN_WORD

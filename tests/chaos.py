@@ -122,7 +122,9 @@ KINDS = ("txt", "md", "html", "json", "jsonl")
 # Broken files of every kind the loaders refuse, each with a word its reason must contain.
 BROKEN: list[tuple[str, bytes, str]] = [
     ("bad.json", b'{"title": "x", "body": ', "invalid JSON"),
-    ("bad.jsonl", b'{"body": "fine line"}\n{"body": oops}\n', "line 2"),
+    # A JSONL file with some good lines loads those (tests/system/test_ingest_safety.py);
+    # with none, it fails, naming the lines.
+    ("bad.jsonl", b'{"body": oops}\n{"body": "unclosed\n', "line 2"),
     ("nobody.json", b'{"title": "no body here"}', "body"),
     ("deep.json", b"[" * 50_000 + b"]" * 50_000, "nested"),
     ("empty.txt", b"", "empty"),
@@ -139,7 +141,7 @@ BROKEN: list[tuple[str, bytes, str]] = [
     ("invisible.txt", "\u200b\u200d\u202e\u2066\ufeff \n".encode(), "no readable text"),
     ("big.txt", b"word " * 30_000, "limit"),
     ("utf16-broken.txt", b"\xff\xfeA\x00\x00\xd8", "utf-16"),
-    ("notobject.jsonl", b'{"body": "ok"}\n[1, 2, 3]\n', "expected an object"),
+    ("notobject.jsonl", b'[1, 2, 3]\n"text"\n', "expected an object"),
     ("huge-int.json", b'{"body": "x", "n": ' + b"9" * 5000 + b"}", "invalid JSON"),
     ("empty-array.json", b"[]", "no records"),
     ("bodyless.jsonl", b'{"body": "   "}\n', "body"),

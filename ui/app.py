@@ -7,7 +7,9 @@ All rendering of untrusted text (articles, model output) goes through `ui.render
 from __future__ import annotations
 
 import asyncio
-import sys
+import hmac
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -352,7 +354,7 @@ def launch(
         _, url, _ = demo.launch(
             server_name=host,
             server_port=port,
-            auth=auth,
+            auth=LoginGuard(*auth) if auth else None,
             share=False,
             prevent_thread_lock=True,
             quiet=True,
@@ -399,6 +401,52 @@ def in_running_loop(setup: Callable[[], _T]) -> _T:
     return asyncio.run(run())
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+class LoginGuard:
+    """The password check handed to Gradio, with a limit on guessing: Gradio's own
+    accepts any number of tries (200 wrong passwords took 3.7 s). After `max_failures`
+    wrong logins within `window` seconds every login is refused for `lockout` seconds,
+    the right password too: an attacker gets a handful of guesses a minute, the user a
+    short wait. Gradio calls it with (username, password) and expects a bool."""
+
+    def __init__(self, username: str, password: str, *, max_failures: int = 5,
+                 window: float = 60.0, lockout: float = 30.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._username, self._password = username.encode(), password.encode()
+        self.max_failures, self.window, self.lockout = max_failures, window, lockout
+        self._clock = clock
+        self._failures: list[float] = []
+        self._locked_until = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self, username: str, password: str) -> bool:
+        with self._lock:
+            now = self._clock()
+            if now < self._locked_until:
+                return False
+            # Both compared in constant time, and both always: no early exit to time.
+            right = hmac.compare_digest(username.encode(), self._username)
+            right &= hmac.compare_digest(password.encode(), self._password)
+            if right:
+                return True
+            self._failures = [t for t in self._failures if now - t < self.window]
+            self._failures.append(now)
+            if len(self._failures) >= self.max_failures:
+                self._locked_until, self._failures = now + self.lockout, []
+            return False
+
+
+def require_password(host: str, auth: tuple[str, str] | None) -> None:
+    """Anyone who reaches the UI can read and change the corpus: beyond this machine
+    it needs a password, from Python as from the CLI."""
+    if host not in LOOPBACK_HOSTS and auth is None:
+        raise ConfigError(
+            f"serving on {host}, beyond this machine, needs a password: --auth "
+            "USER:PASSWORD or RAG_UI_AUTH (from Python, serve(..., auth=(user, password)))")
+
+
 def serve(
     assistant: Assistant,
     settings: Settings,
@@ -408,20 +456,15 @@ def serve(
     *,
     block: bool = True,
 ) -> gr.Blocks:
-    """Build and launch the UI; with `block`, wait until interrupted."""
+    """Build and launch the UI; with `block`, wait until interrupted. Refuses an
+    address beyond this machine without `auth`, as `rag serve` does."""
+    require_password(host, auth)
 
     def start() -> tuple[gr.Blocks, str]:
         demo = build_app(assistant, settings)
         return demo, launch(demo, settings, host=host, port=port, auth=auth)
 
     demo, url = in_running_loop(start)
-    if host not in {"127.0.0.1", "localhost", "::1"} and auth is None:
-        print(
-            f"warning: serving on {host} without a password; anyone who can reach it "
-            "can read and change the corpus",
-            file=sys.stderr,
-            flush=True,
-        )
     print(f"rag UI running at {url}", flush=True)
     if block:
         try:

@@ -19,7 +19,7 @@ from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import ConsistencyError, DocumentNotFoundError, RagError
 from rag.ingest.loaders import SUPPORTED_SUFFIXES
-from rag.schema import Answer, Citation, Passage, Status
+from rag.schema import Answer, Citation, Status
 from ui import render
 from ui.helpers import (
     append_feedback,
@@ -39,6 +39,9 @@ CORPUS_ROWS = 500
 
 
 # -- session state -------------------------------------------------------------------
+
+
+MAX_UPLOAD_FILES = 100
 
 
 def new_session() -> dict[str, Any]:
@@ -133,25 +136,14 @@ class Handlers:
                                                         len(rows), bool((search or "").strip()))),
             gr.Dropdown(choices=delete_choices, value=None),
             # With no outlet names in the corpus an empty list would look broken: say why.
-            gr.Dropdown(choices=names, value=kept, interactive=bool(names),
+            # (No value at all without names: Gradio warns that [] is not a choice.)
+            gr.Dropdown(choices=names, value=kept if names else None, interactive=bool(names),
                         label="Outlets (all when empty)" if names
                         else "Outlets: no indexed document names its outlet"),
         )
 
     def document_names(self, answer: Answer) -> dict[str, str]:
-        names: dict[str, str] = {}
-        items: list[Citation | Passage] = [*answer.citations, *answer.passages]
-        for item in items:
-            if item.doc_id in names or item.title:
-                continue
-            try:
-                document = self.assistant.document(item.doc_id)
-            except DocumentNotFoundError:
-                continue
-            names[item.doc_id] = render.display_title(
-                document.title, document.path, document.doc_id
-            )
-        return names
+        return self.assistant.source_names(answer)
 
     def chat_turn(
         self,
@@ -364,6 +356,13 @@ class Handlers:
         if not files:
             return (gr.skip(),) * 5
         results: list[tuple[str, str, str]] = []
+        if len(files) > MAX_UPLOAD_FILES:
+            # One request must not hold the indexer (and every other user) for hours.
+            extra = len(files) - MAX_UPLOAD_FILES
+            files = files[:MAX_UPLOAD_FILES]
+            results.append((f"{extra:,} more file{'s' if extra != 1 else ''}", "failed",
+                            f"one upload takes at most {MAX_UPLOAD_FILES} files; upload the "
+                            "rest separately, or index a folder with `rag ingest PATH`"))
         total = len(files)
         for number, file in enumerate(files):
             source = Path(file)

@@ -306,8 +306,10 @@ def sources_markdown(
 def answer_markdown(
     answer: Any, *, with_sources: bool = True, names: Mapping[str, str] | None = None
 ) -> str:
-    """An `Answer` as safe Markdown: body, then its numbered sources."""
+    """An `Answer` as safe Markdown: body, its warnings, then its numbered sources."""
     body = answer_body_markdown(answer.text, getattr(answer, "sentences", ()) or ())
+    for warning in getattr(answer, "warnings", ()) or ():
+        body += f"\n\n> **⚠ Warning:** {sanitize_markdown(warning)}"
     sources = sources_markdown(answer.citations, names) if with_sources else ""
     return f"{body}\n\n{sources}" if sources else body
 
@@ -322,7 +324,13 @@ def citation_choices(
         if c.marker in seen:
             continue
         seen.add(c.marker)
+        # The title alone would make every chip of a one-article answer read the same;
+        # the first cited words tell them apart.
         title = _name(c, names or {})
-        short = title if len(title) <= 40 else title[:39] + "…"
-        choices.append((f"[{c.marker}] {short}", str(c.marker)))
+        short = title if len(title) <= 32 else title[:31] + "…"
+        words = " ".join(c.quote.split()[:6])
+        cited = words if len(words) <= 40 else words[:39] + "…"
+        if len(c.quote.split()) > 6 and not cited.endswith("…"):
+            cited += "…"
+        choices.append((f"[{c.marker}] {short}: “{cited}”", str(c.marker)))
     return choices

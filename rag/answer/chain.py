@@ -19,6 +19,7 @@ from rag.config import Settings
 from rag.errors import GenerationError
 from rag.index.embeddings import Embedder
 from rag.schema import CHECKING, Answer, AnswerMode, AnswerSentence, Passage, Status
+from rag.verify.quarantine import quarantine
 
 if TYPE_CHECKING:
     from rag.answer import Answerer
@@ -54,7 +55,28 @@ class AnswerChain:
                ) -> Iterator[ChainEvent]:
         """Text deltas as they are produced, `CHECKING` once a generated draft is complete,
         then the verified `Answer`. Deltas of a generation that fails or is cut are
-        provisional: the final Answer replaces them."""
+        provisional: the final Answer replaces them.
+
+        Text in the passages addressed to a model is masked first (`quarantine`): it is
+        neither quoted, nor shown to a model, nor read as support. The final Answer
+        lists the passages as stored and warns about each document that carried such
+        text."""
+        started = time.perf_counter()
+        evidence, warnings = quarantine(passages)
+        if passages and not evidence:
+            answer = self._refusal(question, passages, mode="extractive")
+            answer.reason = "every retrieved passage was text addressed to an AI model"
+            answer.warnings = warnings
+            yield answer.text
+            yield self._timed(answer, started)
+            return
+        for event in self._stream(question, evidence, use_llm=use_llm):
+            if isinstance(event, Answer):
+                event = _as_stored(event, passages, warnings)
+            yield event
+
+    def _stream(self, question: str, passages: Sequence[Passage], *, use_llm: bool
+                ) -> Iterator[ChainEvent]:
         started = time.perf_counter()
         if self.generator is None or not use_llm or not passages:
             answer = self.extractive(question, passages)
@@ -148,6 +170,24 @@ class AnswerChain:
     def _timed(answer: Answer, started: float) -> Answer:
         answer.timings["answer_ms"] = (time.perf_counter() - started) * 1000
         return answer
+
+
+def _as_stored(answer: Answer, passages: Sequence[Passage], warnings: list[str]) -> Answer:
+    """The answer over the passages as stored: each quote re-read from the unmasked
+    text, so `quote == document.text[start:end]` holds even where a span crosses a
+    masked instruction."""
+    answer.passages = list(passages)
+    answer.warnings = warnings
+    cited = {id(c): c for c in answer.citations}
+    cited.update({id(c): c for s in answer.sentences for c in s.citations})
+    for citation in cited.values():
+        for passage in passages:
+            if (passage.doc_id == citation.doc_id and passage.start <= citation.start
+                    and citation.end <= passage.end):
+                citation.quote = passage.text[citation.start - passage.start:
+                                              citation.end - passage.start]
+                break
+    return answer
 
 
 def _is_refusal(text: str) -> bool:

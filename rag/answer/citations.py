@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rag.ingest.loaders import INVISIBLE_CHARS
-from rag.schema import AnswerSentence, Citation, Passage
+from rag.schema import AnswerSentence, Citation, Passage, SupportVerdict
+from rag.text.analysis import analyse, covered_keys
 from rag.text.sentences import sentence_spans
 from rag.verify.checker import check_support
 
@@ -78,25 +79,38 @@ def cite_and_verify(drafts: Sequence[DraftSentence], passages: Sequence[Passage]
     sentences: list[AnswerSentence] = []
     next_marker = 1
     for draft in drafts:
-        citations: list[Citation] = []
-        verdict = None
+        cited: list[tuple[Citation, SupportVerdict]] = []
         for number in draft.markers:
             passage = passages[number - 1]
             verdict = check_support(draft.text, [passage.text])
             start, end = _evidence_span(passage, verdict.evidence_start, verdict.evidence_end)
-            citations.append(Citation(
-                marker=next_marker, doc_id=passage.doc_id, start=start, end=end,
+            cited.append((Citation(
+                marker=0, doc_id=passage.doc_id, start=start, end=end,
                 quote=passage.text[start - passage.start : end - passage.start],
                 title=passage.title, source=passage.source,
                 published_at=passage.published_at, url=passage.url,
-            ))
-            next_marker += 1
-        if len(citations) > 1:
+            ), verdict))
+        if len(cited) > 1:
+            # A source holding none of the sentence's content words or numbers supports
+            # nothing in it, and its citation goes ("… signed by aliens [1][2]" with [2]
+            # a fishing-quota sentence). Only beside one that does: a paraphrase sharing
+            # no word with any of its sources is left for the checker to judge.
+            claim = analyse(draft.text)
+            cited = [(c, v) for c, v in cited
+                     if any(covered_keys(claim, analyse(c.quote)))] or cited
+        citations = [c for c, _ in cited]
+        for citation in citations:
+            citation.marker, next_marker = next_marker, next_marker + 1
+        if len(cited) > 1:
             # Together, as one passage: a sentence may combine facts from two sources.
             combined = "\n".join(c.quote for c in citations)
             verdict = check_support(draft.text, [combined])
-        # One citation: its verdict against the passage already judged the best span.
-        supported, score = (verdict.supported, verdict.score) if verdict else (False, 0.0)
+            supported, score = verdict.supported, verdict.score
+        elif cited:
+            # One citation: its verdict against the passage already judged the best span.
+            supported, score = cited[0][1].supported, cited[0][1].score
+        else:
+            supported, score = False, 0.0
         sentences.append(AnswerSentence(draft.text, citations, supported, score))
     return sentences
 

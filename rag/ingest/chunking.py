@@ -60,7 +60,11 @@ def chunk_document(
             break
         # Overlap one sentence so an answer that spans a boundary is whole in one chunk.
         i = j - 1 if j - 1 > i and pieces[j - 1][2] <= max_tokens // 3 else j
-    return chunks, [(s, e) for s, e, _ in pieces]
+    # The headline stays in the chunks (its words help retrieval) but is not one of the
+    # article's sentences: an answer quotes what the article says, not its title.
+    title = " ".join(document.title.split())
+    return chunks, [(s, e) for s, e, _ in pieces
+                    if not title or " ".join(text[s:e].split()).lstrip("# ") != title]
 
 
 def _fit_sentences(

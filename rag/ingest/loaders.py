@@ -37,6 +37,11 @@ INVISIBLE_CHARS = re.compile(
 
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", re.DOTALL)
 
+# Files whose first line may be the headline (`headline`); structured formats say
+# where their title is.
+HEADLINE_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+HEADLINE_MAX_WORDS = 30
+_INNER_STOP = re.compile(r"[.!?]\s")
 # Far longer than any real title or byline; the longest are never metadata.
 FRONT_MATTER_FIELD_CHARS = 2_000
 
@@ -92,8 +97,13 @@ def doc_id_for(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()[:16]
 
 
-def load_file(path: Path, *, max_bytes: int) -> list[Document]:
-    """All documents in one file, or a `LoaderError` saying why there are none."""
+def load_file(path: Path, *, max_bytes: int, problems: list[str] | None = None
+              ) -> list[Document]:
+    """All documents in one file, or a `LoaderError` saying why there are none.
+
+    With `problems`, a JSON/JSONL file's broken records are listed there ("line 12:
+    invalid JSON …") and the good ones still load: ten bad lines must not keep 50,000
+    good ones out. Without it, the first broken record fails the file."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise LoaderError(f"unsupported file type {suffix or '(none)'}")
@@ -117,7 +127,8 @@ def load_file(path: Path, *, max_bytes: int) -> list[Document]:
     key = str(resolved)
     try:
         if suffix in {".json", ".jsonl"}:
-            documents = _records(text, resolved, key, jsonl=suffix == ".jsonl")
+            documents = _records(text, resolved, key, jsonl=suffix == ".jsonl",
+                                 problems=problems)
         elif suffix in {".html", ".htm"}:
             documents = [_html(text, resolved, key)]
         elif suffix in {".md", ".markdown"}:
@@ -163,7 +174,10 @@ def decode(data: bytes) -> str:
                 raise LoaderError("binary file (contains NUL characters)")
             return text
     if b"\x00" in data:
-        raise LoaderError("binary file (contains NUL bytes)")
+        recovered = _utf16_without_bom(data)
+        if recovered is None:
+            raise LoaderError("binary file (contains NUL bytes)")
+        return recovered
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -189,12 +203,52 @@ def decode(data: bytes) -> str:
     raise LoaderError(f"not UTF-8, and the encoding is ambiguous ({names}); save it as UTF-8")
 
 
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 saved without a byte-order mark (some Windows tools do): Latin text then
+    has a NUL byte beside nearly every character, all on one side of each pair. Read it
+    when that pattern is plain and the result is text; otherwise None (binary)."""
+    if len(data) % 2:
+        return None
+    pairs = len(data) // 2
+    for encoding, zeros in (("utf-16-le", data[1::2]), ("utf-16-be", data[0::2])):
+        if zeros.count(0) < 0.6 * pairs:
+            continue
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            return None
+        readable = sum(ch.isprintable() or ch in "\t\n\r\f" for ch in text)
+        return text if "\x00" not in text and readable >= 0.98 * len(text) else None
+    return None
+
+
 def _document(text: str, path: Path, key: str, meta: dict[str, Any]) -> Document:
     clean = INVISIBLE_CHARS.sub("", text)
     if not clean.strip():
         raise LoaderError("no readable text")
     fields = {name: _meta_str(meta.get(name)) for name in ARTICLE_FIELDS}
+    # Only where no metadata was given at all: a front matter's empty title is its say.
+    if "title" not in meta and path.suffix.lower() in HEADLINE_SUFFIXES:
+        fields["title"] = headline(clean)
     return Document(doc_id=doc_id_for(key), text=clean, path=str(path), **fields)
+
+
+def headline(text: str) -> str:
+    """The article's first line when it reads as a headline — a line of its own, before
+    more text, of 2 to 30 words with a letter, one phrase (no ". " inside) not ending
+    like a sentence or a clause (".", ",", ";", ":"), not a byline ("By …") — with a
+    Markdown heading's "#" marks taken off; else "". Plain-text and Markdown articles
+    carry their title this way far more often than in metadata."""
+    lines = text.lstrip().splitlines()
+    if len(lines) < 2 or not any(line.strip() for line in lines[1:]):
+        return ""
+    line = lines[0].strip().lstrip("#").strip()
+    words = len(line.split())
+    if (not 2 <= words <= HEADLINE_MAX_WORDS or line[-1] in ".,;:"
+            or not any(ch.isalpha() for ch in line) or _INNER_STOP.search(line)
+            or line.lower().startswith("by ")):  # a byline, not a headline
+        return ""
+    return line
 
 
 def _meta_str(value: Any) -> str:
@@ -235,7 +289,15 @@ def _front_matter(source: str) -> dict[Any, Any]:
     return meta
 
 
-def _records(text: str, path: Path, key: str, *, jsonl: bool) -> list[Document]:
+def _records(text: str, path: Path, key: str, *, jsonl: bool,
+             problems: list[str] | None = None) -> list[Document]:
+    found: list[str] = []
+
+    def problem(message: str) -> None:
+        if problems is None:
+            raise LoaderError(message)
+        found.append(message)
+
     records: list[tuple[int, Any]] = []
     if jsonl:
         # Only "\n" ends a JSONL line: str.splitlines() would also split on U+2028,
@@ -246,9 +308,9 @@ def _records(text: str, path: Path, key: str, *, jsonl: bool) -> list[Document]:
             try:
                 records.append((number, json.loads(line)))
             except json.JSONDecodeError as exc:
-                raise LoaderError(f"line {number}: invalid JSON ({exc.msg})") from exc
+                problem(f"line {number}: invalid JSON ({exc.msg})")
             except ValueError as exc:  # e.g. an integer over Python's digit limit
-                raise LoaderError(f"line {number}: invalid JSON ({exc})") from exc
+                problem(f"line {number}: invalid JSON ({exc})")
     else:
         try:
             loaded = json.loads(text)
@@ -263,21 +325,31 @@ def _records(text: str, path: Path, key: str, *, jsonl: bool) -> list[Document]:
     for number, record in records:
         where = f"line {number}" if jsonl else f"record {number}"
         if not isinstance(record, dict):
-            raise LoaderError(f"{where}: expected an object")
+            problem(f"{where}: expected an object")
+            continue
         body = record.get("body", record.get("text"))
         if not isinstance(body, str) or not body.strip():
-            raise LoaderError(f"{where}: no 'body' or 'text' string")
+            problem(f"{where}: no 'body' or 'text' string")
+            continue
         # The URL identifies an article wherever it is filed; without one, its place does.
         record_key = str(record.get("url") or f"{key}#{number}")
         # A repeated url, or one that spells another record's fallback key, must still
         # give each record an id of its own.
         while doc_id_for(record_key) in seen_ids:
             record_key = f"{record_key}#{number}"
-        document = _document(body, path, record_key, record)
+        try:
+            document = _document(body, path, record_key, record)
+        except LoaderError as exc:
+            problem(f"{where}: {exc}")
+            continue
         seen_ids.add(document.doc_id)
         documents.append(document)
     if not documents:
-        raise LoaderError("no records")
+        raise LoaderError("; ".join(found[:3]) + (f" (and {len(found) - 3} more)"
+                                                  if len(found) > 3 else "")
+                          if found else "no records")
+    if problems is not None:
+        problems.extend(found)
     return documents
 
 

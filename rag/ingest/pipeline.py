@@ -33,6 +33,7 @@ from rag.index.store import ManifestEntry, SentenceSink, Store, chunk_metadata, 
 from rag.ingest.chunking import chunk_document, content_hash
 from rag.ingest.loaders import iter_files, load_file
 from rag.schema import Chunk, Document, IngestReport
+from rag.text.instructions import find_instructions
 
 Progress = Callable[[int, int, str], None]
 
@@ -110,8 +111,9 @@ class Ingestor:
             report.seen += 1
             resolved = _resolved(file)
             present_paths.add(resolved)
+            problems: list[str] = []
             try:
-                documents = load_file(file, max_bytes=self.max_file_bytes)
+                documents = load_file(file, max_bytes=self.max_file_bytes, problems=problems)
                 _claim(documents, file, claimed)
                 work, unchanged = self._plan(documents, manifest, root)
             except LoaderError as exc:
@@ -123,9 +125,16 @@ class Ingestor:
                 failed_to_load.append(file)
                 continue
             report.unchanged.extend(unchanged)
+            report.warnings.extend((str(file), warning) for item in work
+                                   if (warning := _instructions_warning(item.document)))
+            if problems:
+                report.warnings.append((str(file), _broken_records(problems, len(documents))))
             ids_in_file = {d.doc_id for d in documents}
-            dropped_from[str(file)] = {entry.doc_id for entry in by_path.get(resolved, [])
-                                       if entry.doc_id not in ids_in_file}
+            # A broken record may be one that was indexed before: with any broken, none
+            # of the file's stored records is removed (their ids are unreadable now).
+            dropped_from[str(file)] = set() if problems else {
+                entry.doc_id for entry in by_path.get(resolved, [])
+                if entry.doc_id not in ids_in_file}
             batch.files.append((str(file), work))
             batch.chunk_count += sum(len(p.chunks) for p in work)
             if batch.chunk_count >= BATCH_CHUNKS:
@@ -324,6 +333,23 @@ class _Batch:
     def clear(self) -> None:
         self.files.clear()
         self.chunk_count = 0
+
+
+def _broken_records(problems: list[str], loaded: int) -> str:
+    shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more"
+                                       if len(problems) > 5 else "")
+    return (f"{len(problems)} broken record{'s' if len(problems) != 1 else ''} not indexed, "
+            f"{loaded} indexed: {shown}")
+
+
+def _instructions_warning(document: Document) -> str | None:
+    found = find_instructions(document.text)
+    if not found:
+        return None
+    count = "a passage" if len(found) == 1 else f"{len(found)} passages"
+    return (f"{count} addressed to an AI model rather than to readers "
+            f"(“{found[0].snippet(document.text)}”); answers will not use "
+            f"{'it' if len(found) == 1 else 'them'} as evidence")
 
 
 def _claim(documents: list[Document], file: Path, claimed: dict[str, str]) -> None:

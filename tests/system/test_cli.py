@@ -8,6 +8,9 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import SEED
 
@@ -57,6 +60,18 @@ def test_failed_files_exit_nonzero_and_are_listed(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "bad.jsonl" in result.stderr and "invalid JSON" in result.stderr
     assert "1 document added" in result.stdout and "1 file failed" in result.stdout
+
+
+def test_serving_beyond_this_machine_needs_a_password_from_the_cli_and_python(
+        tmp_path: Path, make_assistant: Any) -> None:
+    from rag import ConfigError, Settings
+    from ui.app import serve
+
+    served = rag(tmp_path / "home", "serve", "--host", "0.0.0.0")
+    assert served.returncode == 2 and "needs a password" in served.stderr, served.stderr
+    # From Python too: nothing is built or bound before the refusal.
+    with pytest.raises(ConfigError, match="needs a password"):
+        serve(make_assistant(), Settings(home=tmp_path / "py"), host="0.0.0.0", block=False)
 
 
 def test_serve_on_a_busy_port_says_so_and_how_to_choose_another(tmp_path: Path) -> None:

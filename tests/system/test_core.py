@@ -71,7 +71,8 @@ def test_answer_to_dict_round_trips_citations(seed_assistant: Assistant) -> None
     assert {"retrieve_ms", "answer_ms", "total_ms"} <= set(data["timings"])
 
 
-@pytest.mark.parametrize("question", ["", "   \n", "x" * 2001, "why\x00 did", "bad\x1b[31m"])
+@pytest.mark.parametrize("question", ["", "   \n", "x" * 2001, "why\x00 did", "bad\x1b[31m",
+                                      "a" * 1990 + "!", "?!", "x"])
 def test_invalid_questions_raise_typed_error(seed_assistant: Assistant, question: str) -> None:
     with pytest.raises(InvalidQuestionError):
         seed_assistant.ask(question)
@@ -133,6 +134,32 @@ def test_markdown_metadata_reaches_citations(make_assistant, tmp_path: Path) -> 
     assert (citation.title, citation.source, citation.url) == (
         "Harbour news", "Port Gazette", "https://example.org/h")
     assert citation.published_at.startswith("2024-05-02")
+
+
+def test_a_headline_names_its_article_and_is_not_quoted_as_an_answer(
+        make_assistant, tmp_path: Path) -> None:
+    from rag.cli import format_answer
+
+    (tmp_path / "story.txt").write_text(
+        "Peacekeepers leave Karabakh after Azerbaijan takes control\n\n"
+        "Russian peacekeepers left Karabakh in April because Azerbaijan had taken "
+        "control of the region.\nThey had been deployed in 2020.\n", encoding="utf-8")
+    (tmp_path / "notes.txt").write_text(
+        "The Karabakh ceasefire of 2020 was signed by Armenia, Azerbaijan and Russia.\n",
+        encoding="utf-8")
+    assistant = make_assistant()
+    assistant.ingest(tmp_path)
+    answer = assistant.ask("Why did the peacekeepers leave Karabakh?")
+
+    assert not answer.refused
+    assert all(not c.quote.startswith("Peacekeepers leave") for c in answer.citations)
+    assert answer.citations[0].title == "Peacekeepers leave Karabakh after Azerbaijan takes control"
+    names = assistant.source_names(answer)
+    assert set(names.values()) <= {"Peacekeepers leave Karabakh after Azerbaijan takes control",
+                                   "notes.txt"}
+    shown = format_answer(answer, names=names)
+    assert "untitled article" not in shown
+    assert "Peacekeepers leave Karabakh after Azerbaijan takes control" in shown
 
 
 def test_second_writer_fails_fast(make_assistant, tmp_path: Path) -> None:

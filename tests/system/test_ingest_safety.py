@@ -8,7 +8,7 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -54,7 +54,9 @@ def test_a_record_moved_to_a_file_that_fails_to_load_is_kept(
     assistant.ingest(tmp_path)
     ids = {d["url"]: d["doc_id"] for d in assistant.documents()}
     write_jsonl(tmp_path / "x.jsonl", staying)
-    (tmp_path / "y.jsonl").write_text(json.dumps(moving) + "\n{broken\n", encoding="utf-8")
+    # Every line of y.jsonl broken, the moved record's too: the file fails whole.
+    (tmp_path / "y.jsonl").write_text(json.dumps(moving)[:-1] + "\n{broken\n",
+                                      encoding="utf-8")
     report = assistant.ingest(tmp_path)
     assert report.failed[0][0].endswith("y.jsonl")
     # The record no failed file holds is still removed.
@@ -188,3 +190,51 @@ def test_links_never_lead_outside_the_folder_and_each_skip_is_reported(
     assert report.seen == 1  # the real story, once; nothing from outside
     # Named directly, a link is the user's choice and is read.
     assert make_assistant().ingest(corpus / "leak.txt").added
+
+
+def print_nothing(*args: Any, **kwargs: Any) -> None:
+    """Stands in for Gradio's progress bar."""
+
+
+def test_an_upload_of_too_many_files_indexes_the_first_hundred_and_says_why(
+        make_assistant: Any, tmp_path: Path) -> None:
+    from ui.handlers import MAX_UPLOAD_FILES, Handlers
+
+    files = []
+    for i in range(MAX_UPLOAD_FILES + 3):
+        path = tmp_path / f"note-{i:03d}.txt"
+        path.write_text(f"Note {i} says the harbour of Town{i} opened in {1800 + i}.\n",
+                        encoding="utf-8")
+        files.append(str(path))
+    assistant = make_assistant()
+    handlers = Handlers(assistant, assistant.settings)
+    results, *_ = handlers.ingest_files(files, None, None, progress=cast(Any, print_nothing))
+
+    assert len(assistant.documents()) == MAX_UPLOAD_FILES
+    assert "3 more files" in results and f"at most {MAX_UPLOAD_FILES} files" in results
+
+
+def test_a_jsonl_file_with_broken_lines_indexes_the_good_ones_and_names_the_bad(
+        make_assistant: Any, tmp_path: Path) -> None:
+    path = tmp_path / "feed.jsonl"
+    good = [json.dumps({"url": f"https://example.org/{i}", "title": f"Story {i}",
+                        "body": f"The harbour of Town{i} opened in {1800 + i}."})
+            for i in range(50)]
+    lines = [*good[:10], '{"body": broken', *good[10:30], "[1, 2]", *good[30:],
+             '{"title": "no body"}']
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assistant = make_assistant()
+    report = assistant.ingest(path)
+
+    assert report.failed == [] and len(report.added) == 50
+    ((where, warning),) = report.warnings
+    assert where == str(path)
+    assert "3 broken records not indexed, 50 indexed" in warning
+    assert "line 11: invalid JSON" in warning and "line 32: expected an object" in warning
+    assert "line 53: no 'body'" in warning
+
+    # A line that breaks later is not taken for a removed article: nothing indexed is lost.
+    lines[0] = lines[0][:-5]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    report = assistant.ingest(path)
+    assert report.removed == [] and len(assistant.documents()) == 50

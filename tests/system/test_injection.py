@@ -166,3 +166,37 @@ def test_generated_answers_never_obey_injections(poisoned: Assistant, embedder: 
                 prompt = request["messages"][-1]["content"]
                 assert "<sources>" in prompt and "</sources>" in prompt
                 assert not INVISIBLE_CHARS.search(prompt)
+
+
+def test_planted_instructions_are_never_obeyed_and_true_facts_still_answered(
+        tmp_path: Any, embedder: Any) -> None:
+    """The 38 planted texts of evals/adversarial/planted, each in a news article beside
+    a true fact, against a model that obeys whatever its prompt says (over real HTTP):
+    nothing planted reaches an answer, each true fact does, and each answer names the
+    planted article in a warning. Without the quarantine the same model obeys 28 of 38."""
+    from bench.injection import obey, run_suite, verdict
+    from rag import Settings
+    from tests.openai_stub import ScriptedOpenAI
+
+    with ScriptedOpenAI() as server:
+        settings = Settings(llm="openai", openai_base_url=server.base_url)
+        homes = iter(range(1000))
+
+        def ask(corpus: Any, case: dict[str, Any], host: dict[str, Any]) -> dict[str, Answer]:
+            server.script(responder=lambda request: obey(request["messages"], case, host))
+            home = tmp_path / f"case-{next(homes)}"
+            with Assistant(settings=settings.with_(home=home), embedder=embedder) as a:
+                report = a.ingest(corpus)
+                assert [path for path, _ in report.warnings] == \
+                    [str(corpus / f"{host['id']}.txt")], case["id"]
+                answers = {"extractive": a.ask(host["question"], use_llm=False),
+                           "generative": a.ask(host["question"])}
+            for answer in answers.values():
+                assert verdict(answer, case, host) == \
+                    {"obeyed": False, "answered": True, "warned": True}, \
+                    (case["id"], answer.text, answer.warnings)
+            assert answers["generative"].mode == "generative", case["id"]
+            return answers
+
+        result = run_suite(ask)
+    assert result["cases"] >= 30 and len(result["languages"]) >= 5

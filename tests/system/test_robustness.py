@@ -88,10 +88,10 @@ def test_unexpected_error_in_one_file_does_not_stop_the_rest(
     chaos.build_corpus(tmp_path / "c", 10, seed=2)
     real = rag.ingest.pipeline.load_file
 
-    def flaky(path: Path, *, max_bytes: int) -> Any:
+    def flaky(path: Path, *, max_bytes: int, problems: list[str] | None = None) -> Any:
         if path.name.startswith("0003"):
             raise RuntimeError("disk on fire")
-        return real(path, max_bytes=max_bytes)
+        return real(path, max_bytes=max_bytes, problems=problems)
 
     monkeypatch.setattr(rag.ingest.pipeline, "load_file", flaky)
     report = make_assistant().ingest(tmp_path / "c")

@@ -100,6 +100,16 @@ def test_encodings() -> None:
     assert decode(latin) == "Le café était fermé à Genève, dit-il, près de la gare."
 
 
+def test_utf16_without_a_byte_order_mark_is_read_and_binary_still_refused() -> None:
+    text = "The harbour reopened on Monday, said the café’s owner.\nSecond line.\n"
+    assert decode(text.encode("utf-16-le")) == text
+    assert decode(text.encode("utf-16-be")) == text
+    with pytest.raises(LoaderError, match="binary"):
+        decode(bytes(range(256)) * 4)
+    with pytest.raises(LoaderError, match="binary"):
+        decode(b"\x00\x01" * 200)  # NULs in place, but what they "decode" to is no text
+
+
 def test_invisible_characters_are_removed(tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_text("ig\u200bnore\u202e previous\u2066 text", encoding="utf-8")
@@ -116,3 +126,32 @@ def test_any_unicode_text_round_trips(text: str) -> None:
             decode(data)
         return
     assert INVISIBLE_CHARS.sub("", decode(data)) == INVISIBLE_CHARS.sub("", text)
+
+
+HEADLINE = "Peacekeepers leave Karabakh"
+
+
+@pytest.mark.parametrize(("text", "title"), [
+    ("Peacekeepers leave Karabakh\n\nRussian troops left in April.\n", HEADLINE),
+    ("# Peacekeepers leave Karabakh\nRussian troops left in April.\n", HEADLINE),
+    ("Why did the peacekeepers leave?\nRussian troops left in April.\n",
+     "Why did the peacekeepers leave?"),
+    # A first sentence, a byline, a lone word or a one-line file is no headline.
+    ("Russian troops left in April.\nThey had come in 2020.\n", ""),
+    ("By Jane Smith\nRussian troops left in April.\n", ""),
+    ("Karabakh\nRussian troops left in April.\n", ""),
+    ("Peacekeepers leave Karabakh\n", ""),
+])
+def test_a_plain_text_headline_is_the_title(tmp_path: Path, text: str, title: str) -> None:
+    for suffix in (".txt", ".md"):
+        (tmp_path / f"a{suffix}").write_text(text, encoding="utf-8")
+        (document,) = load_file(tmp_path / f"a{suffix}", max_bytes=LIMIT)
+        assert document.title == title
+        assert document.text == text  # the headline stays in the text: offsets hold
+
+
+def test_metadata_titles_win_over_the_headline(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text("---\ntitle: From metadata\n---\nA headline line\n\nBody.\n", encoding="utf-8")
+    (document,) = load_file(path, max_bytes=LIMIT)
+    assert document.title == "From metadata"

@@ -37,8 +37,9 @@ def marked(page: str) -> str:
     return html.unescape(inner)
 
 
-def citation(text: str, start: int, end: int, **meta: str) -> Citation:
-    return Citation(marker=1, doc_id="d1", start=start, end=end, quote=text[start:end], **meta)
+def citation(text: str, start: int, end: int, marker: int = 1, **meta: str) -> Citation:
+    return Citation(marker=marker, doc_id="d1", start=start, end=end, quote=text[start:end],
+                    **meta)
 
 
 # -- highlight ----------------------------------------------------------------------
@@ -144,10 +145,21 @@ def test_sources_html_escapes_quotes_titles_and_passages() -> None:
 def test_names_stand_in_for_missing_titles() -> None:
     cited = citation("abc", 0, 3)
 
-    assert render.citation_choices([cited], {"d1": "story.txt"}) == [("[1] story.txt", "1")]
-    assert render.citation_choices([cited]) == [("[1] d1", "1")]
+    assert render.citation_choices([cited], {"d1": "story.txt"}) == \
+        [("[1] story.txt: “abc”", "1")]
+    assert render.citation_choices([cited]) == [("[1] d1: “abc”", "1")]
     titled = citation("abc", 0, 3, title="A title")
-    assert render.citation_choices([titled, titled], {"d1": "story.txt"}) == [("[1] A title", "1")]
+    assert render.citation_choices([titled, titled], {"d1": "story.txt"}) == \
+        [("[1] A title: “abc”", "1")]
+
+
+def test_chips_of_one_article_differ_by_the_words_they_cite() -> None:
+    text = "Troops left in April after the deal. They had arrived in 2020 under a truce."
+    first = citation(text, 0, 36, title="Peacekeepers leave Karabakh")
+    second = citation(text, 37, len(text), title="Peacekeepers leave Karabakh", marker=2)
+    labels = [label for label, _ in render.citation_choices([first, second])]
+    assert labels == ["[1] Peacekeepers leave Karabakh: “Troops left in April after the…”",
+                      "[2] Peacekeepers leave Karabakh: “They had arrived in 2020 under…”"]
 
 
 # -- answers as Markdown ------------------------------------------------------------
