@@ -33,8 +33,8 @@ def shown(text: str) -> str:
     return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}" if count == 1 else f"{count:,} {noun}s"
+def plural(count: int, noun: str, nouns: str = "") -> str:
+    return f"{count:,} {noun}" if count == 1 else f"{count:,} {nouns or noun + 's'}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -213,6 +213,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{row['doc_id']}  {row['published_at'][:10]:10}  "
                       f"{shown(row['source'])[:20]:20}  "
                       f"{plural(row['chunks'], 'chunk'):>10}  {title}")
+                for copy in row.get("copies", []):
+                    print(f"{'':16}  same text also in {shown(copy)}")
         return EXIT_OK
     if args.command == "delete":
         assistant.delete(args.doc_id)
@@ -234,11 +236,16 @@ def _ingest(assistant: Any, args: argparse.Namespace) -> int:
         print(
             f"{plural(report.seen, 'file')}: {plural(len(report.added), 'document')} added, "
             f"{len(report.updated)} updated, {len(report.removed)} removed, "
-            f"{len(report.unchanged)} unchanged, {plural(len(report.failed), 'file')} failed; "
+            f"{len(report.unchanged)} unchanged, "
+            f"{plural(len(report.copies), 'copy', 'copies')} of indexed documents, "
+            f"{plural(len(report.failed), 'file')} failed; "
             f"{plural(report.chunks, 'chunk')} in {report.seconds:.1f} s"
         )
         for path, reason in report.skipped:
             print(f"  skipped: {shown(str(path))}: {reason}", file=sys.stderr)
+        for path, original in report.copies:
+            print(f"  copy: {shown(str(path))}: the same text as document {original}, "
+                  "indexed once", file=sys.stderr)
         for path, warning in report.warnings:
             print(f"  warning: {shown(str(path))}: {shown(warning)}", file=sys.stderr)
         for path, reason in report.failed:

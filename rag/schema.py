@@ -7,6 +7,7 @@ are what make an answer checkable, and the code that creates these objects keeps
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -39,6 +40,16 @@ class Document:
             "category": self.category,
             "path": self.path,
         }
+
+    @property
+    def identity(self) -> str:
+        """What makes two files the same article: the text and every field but the
+        path (sha256). Two files with one identity are indexed once."""
+        digest = hashlib.sha256(self.text.encode("utf-8"))
+        for key, value in sorted(self.metadata.items()):
+            if key != "path":
+                digest.update(f"\x00{key}={value}".encode())
+        return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -167,6 +178,9 @@ class IngestReport:
     # Indexed, with something the reader should know: text addressed to an AI model,
     # which answers will not use as evidence.
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    # Files holding exactly the text of an indexed document (path, that document's id):
+    # indexed once, as that document, and listed with it.
+    copies: list[tuple[str, str]] = field(default_factory=list)
     chunks: int = 0
     # Files looked at; every one ends up indexed (added/updated/unchanged) or failed.
     seen: int = 0
@@ -182,6 +196,7 @@ class IngestReport:
         data["failed"] = [{"path": p, "reason": r} for p, r in self.failed]
         data["skipped"] = [{"path": p, "reason": r} for p, r in self.skipped]
         data["warnings"] = [{"path": p, "warning": w} for p, w in self.warnings]
+        data["copies"] = [{"path": p, "doc_id": d} for p, d in self.copies]
         return data
 
 

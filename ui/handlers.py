@@ -44,6 +44,14 @@ CORPUS_ROWS = 500
 MAX_UPLOAD_FILES = 100
 
 
+def _copies_note(copies: Sequence[str]) -> str:
+    """The same article saved in other files is one document: say where else it is."""
+    if not copies:
+        return ""
+    names = ", ".join(Path(p).name for p in copies[:3]) + (" …" if len(copies) > 3 else "")
+    return f" (same text also in {names})"
+
+
 def new_session() -> dict[str, Any]:
     # "messages" mirrors the Chatbot so the handlers never parse the component's value;
     # "turns" holds the answers behind it, keyed by the chat message index.
@@ -118,7 +126,8 @@ class Handlers:
         matching = find_documents(documents, search or "")
         rows = [
             [
-                render.display_title(d["title"], d.get("path", ""), d["doc_id"]),
+                render.display_title(d["title"], d.get("path", ""), d["doc_id"])
+                + _copies_note(d.get("copies") or []),
                 d.get("source", ""),
                 render.display_date(d.get("published_at", "")),
                 d["chunks"],

@@ -47,6 +47,7 @@ from rag.schema import ARTICLE_FIELDS, Chunk, Document
 SentenceSink = Callable[[Mapping[str, np.ndarray]], None]
 
 _DOC_FIELDS = (*ARTICLE_FIELDS, "path")
+COPIES = "copies"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ class ManifestEntry:
     root: str
     chunks: int
     url: str = ""
+    # Other files holding exactly this text, indexed once, as this document.
+    copies: tuple[str, ...] = ()
+    identity: str = ""  # Document.identity; "" for entries written before it was kept
 
 
 @dataclass(frozen=True)
@@ -129,7 +133,14 @@ def _forget_cached_client(settings: Settings) -> None:
 def _entry(doc_id: str, meta: dict[str, Any]) -> ManifestEntry:
     return ManifestEntry(doc_id, str(meta["content_hash"]), str(meta.get("path", "")),
                          str(meta.get("root", "")), int(meta.get("chunks", 0)),
-                         str(meta.get("url") or ""))
+                         str(meta.get("url") or ""), _copies(meta),
+                         str(meta.get("identity") or ""))
+
+
+def _copies(meta: Mapping[str, Any]) -> tuple[str, ...]:
+    # A JSON list in one string: Chroma metadata values are scalars.
+    raw = meta.get(COPIES)
+    return tuple(json.loads(raw)) if isinstance(raw, str) and raw else ()
 
 
 def make_client(settings: Settings) -> Any:
@@ -296,7 +307,8 @@ class Store:
     def document_rows(self) -> list[dict[str, Any]]:
         """Every document's metadata and chunk count, without reading its text."""
         return [{**{name: str(meta.get(name, "")) for name in _DOC_FIELDS},
-                 "doc_id": doc_id, "chunks": int(meta.get("chunks", 0))}
+                 "doc_id": doc_id, "chunks": int(meta.get("chunks", 0)),
+                 "copies": list(_copies(meta))}
                 for doc_id, meta in self._document_metadata()]
 
     def _document_metadata(self) -> Iterable[tuple[str, dict[str, Any]]]:
@@ -348,7 +360,10 @@ class Store:
         metadatas: list[dict[str, Any]] = []
         for document, digest, root, chunks in entries:
             meta: dict[str, Any] = {name: getattr(document, name) for name in _DOC_FIELDS}
-            meta.update(content_hash=digest, root=root, chunks=chunks)
+            # A new version is nobody's copy yet: files that matched the old text are
+            # re-read by the ingest that wrote it (rag.ingest.pipeline).
+            meta.update(content_hash=digest, root=root, chunks=chunks,
+                        identity=document.identity, **{COPIES: ""})
             ts = published_ts(document.published_at)
             if ts is not None:
                 meta["published_ts"] = ts
@@ -361,6 +376,19 @@ class Store:
                 # Chroma needs a vector per record; the documents collection is never searched.
                 self.documents.upsert(ids=ids[part], embeddings=[[1.0]] * len(ids[part]),
                                       documents=texts[part], metadatas=metadatas[part])
+
+    def set_copies(self, copies: Mapping[str, Sequence[str]]) -> None:
+        """Record, per document id, the other files that hold exactly its text."""
+        ids = sorted(copies)
+        if not ids:
+            return
+        with self._writing("recording copies of documents"):
+            for begin in range(0, len(ids), self._batch):
+                part = ids[begin : begin + self._batch]
+                # update() changes only the keys given; the rest of each entry stays.
+                self.documents.update(ids=part, metadatas=[
+                    {COPIES: json.dumps(sorted(copies[i])) if copies[i] else ""}
+                    for i in part])
 
     def delete_chunks_except(self, keep: Mapping[str, Collection[str]]) -> int:
         """Delete every chunk of the documents in `keep` whose id is not listed for its

@@ -104,7 +104,19 @@ class Ingestor:
         dropped_from: dict[str, set[str]] = {}
         dropped: set[str] = set()
         failed_to_load: list[Path] = []
+        copies = _Copies(manifest)
+        listed = {_resolved(file) for file in files}
+        # A document about to be swept (its file is gone) hands its text to a copy.
+        for entry in manifest.values():
+            if entry.copies and (entry.root == root or _is_under(entry.path, root)) \
+                    and not os.path.exists(entry.path):
+                for copy in entry.copies:
+                    if copy not in listed and os.path.isfile(copy):
+                        listed.add(copy)
+                        files.append(Path(copy))
         batch = _Batch()
+        # `files` grows while it is walked: the copies of a document whose text changed
+        # are read again in this run, as documents of their own.
         for number, file in enumerate(files, start=1):
             if progress:
                 progress(number - 1, len(files), str(file))
@@ -115,7 +127,7 @@ class Ingestor:
             try:
                 documents = load_file(file, max_bytes=self.max_file_bytes, problems=problems)
                 _claim(documents, file, claimed)
-                work, unchanged = self._plan(documents, manifest, root)
+                work, unchanged = self._plan(documents, manifest, root, copies, file)
             except LoaderError as exc:
                 report.failed.append((str(file), str(exc)))
                 failed_to_load.append(file)
@@ -125,11 +137,17 @@ class Ingestor:
                 failed_to_load.append(file)
                 continue
             report.unchanged.extend(unchanged)
+            for item in work:
+                previous = manifest.get(item.document.doc_id)
+                for copy in previous.copies if previous else ():
+                    if copy not in listed and os.path.isfile(copy):
+                        listed.add(copy)
+                        files.append(Path(copy))
             report.warnings.extend((str(file), warning) for item in work
                                    if (warning := _instructions_warning(item.document)))
             if problems:
                 report.warnings.append((str(file), _broken_records(problems, len(documents))))
-            ids_in_file = {d.doc_id for d in documents}
+            ids_in_file = {d.doc_id for d in documents} - copies.ids_of(str(file))
             # A broken record may be one that was indexed before: with any broken, none
             # of the file's stored records is removed (their ids are unreadable now).
             dropped_from[str(file)] = set() if problems else {
@@ -142,6 +160,9 @@ class Ingestor:
                     dropped |= dropped_from.pop(label)
         for label in self._flush(batch, report):
             dropped |= dropped_from.pop(label)
+        committed = set(manifest) | set(report.added) | set(report.updated)
+        self.store.set_copies(copies.to_record(committed))
+        report.copies.extend(copies.found)
         # A dropped record may have moved to a file that failed to load, or into a folder
         # that could not be read: it stays until that file is read.
         vanished = set() if unreadable else self._not_held(dropped, failed_to_load, manifest)
@@ -170,18 +191,22 @@ class Ingestor:
         return {doc_id for doc_id in dropped if not manifest[doc_id].url
                 or not any(_mentions(text, manifest[doc_id].url) for text in texts if text)}
 
-    def _plan(self, documents: list[Document], manifest: dict[str, ManifestEntry], root: str
-              ) -> tuple[list[_Pending], list[str]]:
-        """The documents of one file that need writing, and the ids of those that do not."""
+    def _plan(self, documents: list[Document], manifest: dict[str, ManifestEntry], root: str,
+              copies: _Copies, file: Path) -> tuple[list[_Pending], list[str]]:
+        """The documents of one file that need writing, and the ids of those that do not
+        (unchanged, or copies of a document already indexed: `copies` keeps those)."""
         work: list[_Pending] = []
         unchanged: list[str] = []
         for document in documents:
             digest = content_hash(document)
             previous = manifest.get(document.doc_id)
+            if previous is None and copies.is_copy(document, str(file)):
+                continue
             if previous is not None and previous.content_hash == digest:
                 unchanged.append(document.doc_id)
                 continue
             work.append(self._prepare(document, digest, root, replaces=previous is not None))
+            copies.planned(document)
         return work, unchanged
 
     def _prepare(self, document: Document, digest: str, root: str, *, replaces: bool
@@ -322,6 +347,69 @@ class _Pending:
     sentences: list[tuple[int, int]]
     replaces: bool
     vectors: np.ndarray | None = None
+
+
+class _Copies:
+    """Content identity: a new document whose text and metadata are exactly those of one
+    already indexed from another file (the same article saved twice) is not indexed
+    again; the other file is recorded as a copy of the first, and listed with it.
+
+    The first is the indexed document whose file still exists (the one with the smallest
+    path if several), else the first of this run's new documents. Documents indexed
+    twice before copies were recognised stay two until one of them changes."""
+
+    def __init__(self, manifest: dict[str, ManifestEntry]) -> None:
+        self._manifest = manifest
+        self._by_hash: dict[str, list[ManifestEntry]] = {}
+        for entry in manifest.values():
+            if entry.identity:
+                self._by_hash.setdefault(entry.identity, []).append(entry)
+        self._new: dict[str, tuple[str, str]] = {}  # identity → this run's (doc id, path)
+        self._rewritten: set[str] = set()  # ids whose text this run changes
+        self.found: list[tuple[str, str]] = []  # (copy's path, original's doc id)
+        self._copy_ids: dict[str, set[str]] = {}  # copy's path → its documents' own ids
+
+    def is_copy(self, document: Document, file: str) -> bool:
+        original = self._original(document.identity, document.path)
+        if original is None:
+            return False
+        self.found.append((document.path, original))
+        self._copy_ids.setdefault(file, set()).add(document.doc_id)
+        return True
+
+    def planned(self, document: Document) -> None:
+        self._rewritten.add(document.doc_id)
+        self._new.setdefault(document.identity, (document.doc_id, document.path))
+
+    def ids_of(self, file: str) -> set[str]:
+        """The ids the copies in `file` would have had: not documents of that file."""
+        return self._copy_ids.get(file, set())
+
+    def _original(self, identity: str, path: str) -> str | None:
+        # Only a stat per candidate with the same hash: an unchanged re-ingest stays cheap.
+        live = sorted((e.path, e.doc_id) for e in self._by_hash.get(identity, ())
+                      if e.path != path and e.doc_id not in self._rewritten
+                      and os.path.isfile(e.path))
+        if live:
+            return live[0][1]
+        new = self._new.get(identity)
+        return new[0] if new is not None and new[1] != path else None
+
+    def to_record(self, committed: set[str]) -> dict[str, list[str]]:
+        """Each original's copies to store, where they changed: the known ones whose
+        file still exists plus the new, for originals that are indexed."""
+        paths: dict[str, set[str]] = {}
+        for path, original in self.found:
+            if original in committed:
+                paths.setdefault(original, set()).add(path)
+        record = {}
+        for original, new in paths.items():
+            entry = self._manifest.get(original)
+            known = set(entry.copies) if entry and original not in self._rewritten else set()
+            kept = {p for p in known if os.path.isfile(p)} | new
+            if kept != known:
+                record[original] = sorted(kept)
+        return record
 
 
 @dataclass

@@ -260,3 +260,59 @@ def test_nothing_found_says_whether_the_index_or_the_filters_are_why(
     plain.ingest(corpus / "b.txt")
     unnamed = plain.ask("When did the ferry resume?", filters={"source": ["AP"]})
     assert "No document names its outlet" in unnamed.text
+
+
+def test_the_same_article_twice_is_one_document_listing_both_files(
+        make_assistant, tmp_path: Path) -> None:
+    text = ("Port closure ends\n\nThe Port of Valdmere reopened on Monday after a six-week "
+            "dockworkers' strike.\nShips had queued off the coast.\n")
+    first, second = tmp_path / "wire", tmp_path / "saved"
+    first.mkdir()
+    second.mkdir()
+    (first / "port.txt").write_text(text, encoding="utf-8")
+    (second / "port-copy.txt").write_text(text, encoding="utf-8")
+    (second / "other.txt").write_text("The council met on Tuesday.\n", encoding="utf-8")
+    assistant = make_assistant()
+    assistant.ingest(first)
+    report = assistant.ingest(second)
+
+    (original,) = [d for d in assistant.documents() if d["path"].endswith("port.txt")]
+    assert report.copies == [(str((second / "port-copy.txt").resolve()), original["doc_id"])]
+    assert len(assistant.documents()) == 2
+    assert original["copies"] == [str((second / "port-copy.txt").resolve())]
+    answer = assistant.ask("Why was the Port of Valdmere closed?")
+    assert [c.doc_id for c in answer.citations] == [original["doc_id"]]
+    # Unchanged on a second run: nothing written, the copy still known.
+    again = assistant.ingest(second)
+    assert again.added == [] and again.copies == report.copies
+
+    # The original changes: the copy now holds text of its own and is indexed as such.
+    (first / "port.txt").write_text(text.replace("Monday", "Tuesday"), encoding="utf-8")
+    edited = assistant.ingest(first)
+    assert len(edited.updated) == 1 and len(edited.added) == 1
+    rows = {Path(d["path"]).name: d for d in assistant.documents()}
+    assert set(rows) == {"port.txt", "port-copy.txt", "other.txt"}
+    assert rows["port.txt"]["copies"] == []
+
+
+def test_a_copy_takes_over_when_the_original_file_is_gone(make_assistant,
+                                                          tmp_path: Path) -> None:
+    text = "The Port of Valdmere reopened on Monday after a dockworkers' strike.\n"
+    first, second = tmp_path / "wire", tmp_path / "saved"
+    first.mkdir()
+    second.mkdir()
+    (first / "a.txt").write_text(text, encoding="utf-8")
+    (first / "b.txt").write_text(text, encoding="utf-8")  # a copy in the same run
+    (second / "c.txt").write_text(text, encoding="utf-8")
+    assistant = make_assistant()
+    assert len(assistant.ingest(first).copies) == 1
+    assert len(assistant.ingest(second).copies) == 1
+    (row,) = assistant.documents()
+    assert sorted(Path(p).name for p in row["copies"]) == ["b.txt", "c.txt"]
+
+    (first / "a.txt").unlink()
+    report = assistant.ingest(first)
+    (row,) = assistant.documents()
+    assert Path(row["path"]).name == "b.txt" and [Path(p).name for p in row["copies"]] == \
+        ["c.txt"]
+    assert report.removed and not assistant.ask("Why did the port reopen?").refused
