@@ -19,7 +19,7 @@ from typing import Any, TypeVar, cast
 import gradio as gr
 
 from rag.assistant import Assistant
-from rag.config import MAX_K, MAX_QUESTION_CHARS, Settings
+from rag.config import MAX_K, Settings
 from rag.errors import ConfigError
 from ui import render
 from ui.handlers import UPLOAD_TYPES, Handlers, new_session, sources_for
@@ -122,7 +122,7 @@ def _ask_tab(settings: Settings, llm_label: str) -> AskTab:
             use_llm = gr.Checkbox(
                 value=llm_configured,
                 label=llm_label,
-                visible=llm_configured,
+                interactive=llm_configured,
                 elem_id="use-llm",
                 scale=1,
             )
@@ -132,6 +132,8 @@ def _ask_tab(settings: Settings, llm_label: str) -> AskTab:
                 chatbot = gr.Chatbot(
                     elem_id="chat",
                     label="Answers",
+                    # The floating label covered the first line of every answer.
+                    show_label=False,
                     height=460,
                     sanitize_html=True,
                     render_markdown=True,
@@ -156,7 +158,8 @@ def _ask_tab(settings: Settings, llm_label: str) -> AskTab:
                         show_label=False,
                         lines=1,
                         scale=6,
-                        max_length=MAX_QUESTION_CHARS,
+                        # No max_length: the browser would cut a long paste silently;
+                        # the check after submitting says how long it is and the limit.
                         elem_id="question",
                     )
                     send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
@@ -321,8 +324,14 @@ def _wire_corpus(
 
 def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
     handlers = Handlers(assistant, settings)
-    llm_label = (f"Use local model ({getattr(assistant.generator, 'model', 'local')})"
-                 if settings.llm == "local" else f"Use LLM ({settings.llm_model})")
+    if settings.llm == "none":
+        # Shown, not hidden: the README promises the switch, and a user should see why it
+        # cannot be turned on.
+        llm_label = "LLM off: none configured (set RAG_LLM=local or OPENAI_BASE_URL)"
+    elif settings.llm == "local":
+        llm_label = f"Use local model ({getattr(assistant.generator, 'model', 'local')})"
+    else:
+        llm_label = f"Use LLM ({settings.llm_model})"
 
     with gr.Blocks(title="rag — cited answers from the news", delete_cache=(3600, 3600)) as demo:
         # A value, not a callable: Gradio copies it per browser session, and a callable

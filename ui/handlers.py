@@ -15,11 +15,18 @@ from typing import Any
 
 import gradio as gr
 
+from rag.answer.chain import CLOSEST_BELOW
 from rag.assistant import Assistant
 from rag.config import Settings
-from rag.errors import ConsistencyError, DocumentNotFoundError, RagError
+from rag.errors import (
+    ConsistencyError,
+    DocumentNotFoundError,
+    InvalidQuestionError,
+    RagError,
+)
 from rag.ingest.loaders import SUPPORTED_SUFFIXES
 from rag.schema import Answer, Citation, Status
+from rag.validation import validate_question
 from ui import render
 from ui.helpers import (
     append_feedback,
@@ -172,9 +179,13 @@ class Handlers:
             yield (gr.skip(),) * 6
             return
         try:
+            # Checked here, not by the browser: a pasted 5,000 characters is not cut
+            # to the limit silently, the analyst is told its length and the limit.
+            validate_question(question)
             filters = build_filters(sources, after, before)
-        except ValueError as exc:
-            gr.Warning(str(exc))
+        except (ValueError, InvalidQuestionError) as exc:
+            gr.Warning(f"The {str(exc).removeprefix('the ')}" if isinstance(
+                exc, InvalidQuestionError) else str(exc))
             yield (gr.skip(),) * 6
             return
         messages = [
@@ -248,7 +259,9 @@ class Handlers:
         names = self.document_names(answer)
         messages[index] = {
             "role": "assistant",
-            "content": render.answer_markdown(answer, names=names),
+            # The CLI lists the closest passages below a refusal; here they are beside it.
+            "content": render.answer_markdown(answer, names=names).replace(
+                CLOSEST_BELOW, "The closest passages are in the Sources panel."),
         }
         # `question` is what the analyst typed; `answer.question` may be the rewritten one.
         turn = {

@@ -30,6 +30,7 @@ ChainEvent = str | Status | Answer
 # ("PWNED.", "The answer is PWNED.") 0.13-0.15; the gate sits between.
 MIN_RELEVANCE = 0.2
 MIN_CLAIM_WORDS = 4
+CLOSEST_BELOW = "The closest passages are listed below."
 
 
 def final_answer(events: Iterable[ChainEvent]) -> Answer:
@@ -161,7 +162,7 @@ class AnswerChain:
 
     @staticmethod
     def _refusal(question: str, passages: Sequence[Passage], *, mode: AnswerMode) -> Answer:
-        text = (f"{REFUSAL} The closest passages are listed below." if passages
+        text = (f"{REFUSAL} {CLOSEST_BELOW}" if passages
                 else f"{REFUSAL} Nothing is indexed that matches the question.")
         return Answer(question=question, text=text, refused=True, citations=[],
                       passages=list(passages), mode=mode)

@@ -318,6 +318,12 @@ def test_bad_input_is_a_notice_and_the_conversation_stays(page: Page) -> None:
     page.fill("#question textarea", "")
     page.click("#ask")
     page.get_by_text("Type a question first.").first.wait_for(timeout=TIMEOUT_MS)
+    # A long paste is kept whole and refused with its length, not cut to the limit.
+    page.fill("#question textarea", "why?" * 1250)
+    assert len(page.input_value("#question textarea")) == 5000
+    page.click("#ask")
+    page.get_by_text("5000 characters long; the limit is 2000").first.wait_for(
+        timeout=TIMEOUT_MS)
 
     # Neither notice replaced the answer, its badge or its sources with an error.
     answers = page.locator('#chat [data-testid="bot"]')
@@ -326,6 +332,17 @@ def test_bad_input_is_a_notice_and_the_conversation_stays(page: Page) -> None:
     expect(page.locator("#mode-badge")).not_to_contain_text("rror")
     expect(page.locator("#sources-panel")).not_to_contain_text("rror")
     page.screenshot(path=str(ARTIFACTS / "bad-input-keeps-the-conversation.png"))
+
+
+@needs_chromium
+def test_without_an_llm_the_switch_says_why_and_a_refusal_points_at_the_sources(
+        page: Page) -> None:
+    switch = page.locator("#use-llm input[type=checkbox]")
+    assert switch.is_disabled() and not switch.is_checked()
+    expect(page.locator("#use-llm")).to_contain_text("none configured")
+    refusal = ask(page, "What did the Chinese foreign ministry say about the pipeline?", 0)
+    assert "The sources don't say." in refusal and "Sources panel" in refusal, refusal
+    assert "listed below" not in refusal
 
 
 @needs_chromium

@@ -366,16 +366,18 @@ def _component(demo: Any, elem_id: str) -> Any:
     return next(b for b in demo.blocks.values() if getattr(b, "elem_id", None) == elem_id)
 
 
-@pytest.mark.parametrize(("llm", "visible"), [("none", False), ("openai", True)])
-def test_llm_switch_is_shown_only_when_an_llm_is_configured(
-    tmp_path: Path, llm: str, visible: bool
+@pytest.mark.parametrize(("llm", "configured"), [("none", False), ("openai", True)])
+def test_llm_switch_is_always_shown_and_says_why_it_is_off(
+    tmp_path: Path, llm: str, configured: bool
 ) -> None:
     settings = Settings(home=tmp_path, llm=llm)
     # Nothing is asked while the Blocks are built, so no real assistant is needed.
     demo = in_running_loop(lambda: build_app(cast(Assistant, object()), settings))
 
     switch = _component(demo, "use-llm")
-    assert switch.visible is visible and switch.value is visible
+    assert switch.visible is True
+    assert switch.value is configured and switch.interactive is configured
+    assert ("none configured" in switch.label) is not configured
     api_names = {fn.api_name for fn in demo.fns.values() if fn.api_visibility == "public"}
     assert api_names == {"ask"}, "only the ask endpoint is meant to be public"
 
