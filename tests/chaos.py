@@ -513,10 +513,19 @@ def main(argv: list[str] | None = None) -> int:
               "store's files", flush=True)
         identical = 0
         total_kills = 0
+        # A kill that changes the chunks no committed document owns landed between a
+        # batch's chunk write and its commit: inside the write, where a crash can harm.
+        inside_write = 0
+        aimed = 0
         for number in range(1, args.runs + 1):
             result = chaos_run(number, setup, from_older=number % 2 == 0, work=work, rng=rng,
                                kills=rng.randint(1, args.max_kills))
             total_kills += len(result.kills)
+            # (A later kill of the run starts with the orphans the earlier ones left.)
+            before = [0] + [kill.orphans for kill in result.kills[:-1]]
+            inside_write += sum(kill.orphans != left
+                                for kill, left in zip(result.kills, before, strict=True))
+            aimed += sum(kill.how.startswith("at store change") for kill in result.kills)
             identical += result.identical
             kills = "; ".join(str(kill) for kill in result.kills)
             verdict = "identical" if result.identical else "DIFFERENT: " + "; ".join(
@@ -524,7 +533,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"run {number:2d} from {result.start:12s} kills [{kills}] -> {verdict}",
                   flush=True)
         print(f"{identical}/{args.runs} runs identical to the clean ingest "
-              f"({total_kills} kills)")
+              f"({total_kills} kills, {aimed} aimed at the store's writes, {inside_write} "
+              "left uncommitted chunks: landed inside a write)")
     return 0 if identical == args.runs else 1
 
 
