@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from rag.assistant import Assistant
 from rag.config import MAX_K, Settings
 from rag.errors import ConfigError
 from ui import render
-from ui.handlers import UPLOAD_TYPES, Handlers, new_session, sources_for
+from ui.handlers import DELETE_CANCELLED, UPLOAD_TYPES, Handlers, new_session, sources_for
 
 _T = TypeVar("_T")
 
@@ -293,6 +294,9 @@ def _wire_corpus(
         handlers.delete_document,
         [corpus.delete_choice, source_filter, corpus.search],
         [corpus.message, *corpus_outputs],
+        # Deleting cannot be undone from the UI: ask first (only when a document is
+        # chosen; with none the handler says to choose one).
+        js=DELETE_CONFIRM_JS,
         api_visibility="private",
         concurrency_limit=1,
         concurrency_id="corpus-write",
@@ -410,6 +414,11 @@ def in_running_loop(setup: Callable[[], _T]) -> _T:
     return asyncio.run(run())
 
 
+DELETE_CONFIRM_JS = (
+    "(doc, sources, search) => (doc && !window.confirm("
+    "'Delete this document from the index? Its file is kept unless it was uploaded here.'))"
+    f" ? [{json.dumps(DELETE_CANCELLED)}, sources, search] : [doc, sources, search]"
+)
 LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 

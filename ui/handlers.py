@@ -49,6 +49,8 @@ CORPUS_ROWS = 500
 
 
 MAX_UPLOAD_FILES = 100
+# What the delete button's confirmation sends instead of the id when it is declined.
+DELETE_CANCELLED = "\x00cancelled"
 
 
 def _copies_note(copies: Sequence[str]) -> str:
@@ -431,6 +433,8 @@ class Handlers:
     def delete_document(
         self, doc_id: str | None, selected: list[str] | None, search: str | None
     ) -> tuple[Any, ...]:
+        if doc_id == DELETE_CANCELLED:
+            return (gr.skip(),) * 4  # the analyst said no in the confirmation
         if not doc_id:
             gr.Warning("Choose a document to delete first.")
             return (gr.skip(),) * 4
