@@ -77,10 +77,14 @@ class Passage:
     chunk_id: str = ""
     # Sentence spans (document offsets) inside this passage, for answer extraction.
     sentences: list[tuple[int, int]] = field(default_factory=list, repr=False, compare=False)
+    # Spans (document offsets) of text addressed to a model, found at ingest
+    # (rag.text.instructions); None for a chunk stored before ingest looked for them.
+    instructions: tuple[tuple[int, int], ...] | None = field(default=None, repr=False,
+                                                             compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["sentences"]
+        del data["sentences"], data["instructions"]
         return data
 
 

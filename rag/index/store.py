@@ -621,7 +621,8 @@ def sentences_in_chunk(text: str, start: int, sentences: Iterable[Sequence[int]]
 
 
 def chunk_metadata(document: Document, chunk: Chunk, *, content_hash: str,
-                   sentences: Sequence[tuple[int, int]]) -> dict[str, Any]:
+                   sentences: Sequence[tuple[int, int]],
+                   instructions: Sequence[tuple[int, int]] = ()) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "doc_id": document.doc_id,
         "content_hash": content_hash,
@@ -630,6 +631,11 @@ def chunk_metadata(document: Document, chunk: Chunk, *, content_hash: str,
         # Sentence spans inside this chunk, so answers need no re-segmentation.
         "sentences": json.dumps([[s, e] for s, e in sentences
                                  if s >= chunk.start and e <= chunk.end]),
+        # Text addressed to a model, as found in the whole document at ingest, clipped
+        # to the chunk: answering reads it here instead of searching every passage again.
+        "instructions": json.dumps([[max(s, chunk.start), min(e, chunk.end)]
+                                    for s, e in instructions
+                                    if s < chunk.end and chunk.start < e]),
     }
     for name in ARTICLE_FIELDS:
         meta[name] = getattr(document, name)

@@ -33,7 +33,7 @@ from rag.index.store import ManifestEntry, SentenceSink, Store, chunk_metadata, 
 from rag.ingest.chunking import chunk_document, content_hash
 from rag.ingest.loaders import iter_files, load_file
 from rag.schema import Chunk, Document, IngestReport
-from rag.text.instructions import find_instructions
+from rag.text.instructions import Instruction, find_instructions
 
 Progress = Callable[[int, int, str], None]
 
@@ -106,14 +106,19 @@ class Ingestor:
         failed_to_load: list[Path] = []
         copies = _Copies(manifest)
         listed = {_resolved(file) for file in files}
-        # A document about to be swept (its file is gone) hands its text to a copy.
-        for entry in manifest.values():
+
+        def read_again(copies_of: ManifestEntry | None) -> None:
+            """Queue the copies of a document whose text changes or goes: from now on
+            they are documents of their own."""
+            for copy in copies_of.copies if copies_of else ():
+                if copy not in listed and os.path.isfile(copy):
+                    listed.add(copy)
+                    files.append(Path(copy))
+
+        for entry in manifest.values():  # documents about to be swept: their file is gone
             if entry.copies and (entry.root == root or _is_under(entry.path, root)) \
                     and not os.path.exists(entry.path):
-                for copy in entry.copies:
-                    if copy not in listed and os.path.isfile(copy):
-                        listed.add(copy)
-                        files.append(Path(copy))
+                read_again(entry)
         batch = _Batch()
         # `files` grows while it is walked: the copies of a document whose text changed
         # are read again in this run, as documents of their own.
@@ -138,13 +143,9 @@ class Ingestor:
                 continue
             report.unchanged.extend(unchanged)
             for item in work:
-                previous = manifest.get(item.document.doc_id)
-                for copy in previous.copies if previous else ():
-                    if copy not in listed and os.path.isfile(copy):
-                        listed.add(copy)
-                        files.append(Path(copy))
-            report.warnings.extend((str(file), warning) for item in work
-                                   if (warning := _instructions_warning(item.document)))
+                read_again(manifest.get(item.document.doc_id))
+            report.warnings.extend((str(file), _instructions_warning(item))
+                                   for item in work if item.instructions)
             if problems:
                 report.warnings.append((str(file), _broken_records(problems, len(documents))))
             ids_in_file = {d.doc_id for d in documents} - copies.ids_of(str(file))
@@ -217,7 +218,8 @@ class Ingestor:
             raise LoaderError(f"could not be chunked: {_describe(exc)}") from exc
         if not chunks:
             raise LoaderError("no text to index")
-        return _Pending(document, digest, root, chunks, sentences, replaces)
+        return _Pending(document, digest, root, chunks, sentences, replaces,
+                        find_instructions(document.text))
 
     def _flush(self, batch: _Batch, report: IngestReport) -> list[str]:
         """Embed a batch of files' chunks together (fewer, fuller model calls), then store
@@ -291,7 +293,8 @@ class Ingestor:
         chunks = [c for item in items for c in item.chunks]
         vectors = np.concatenate([item.vectors for item in items if item.vectors is not None])
         metadatas = [chunk_metadata(item.document, c, content_hash=item.digest,
-                                    sentences=item.sentences)
+                                    sentences=item.sentences,
+                                    instructions=[(i.start, i.end) for i in item.instructions])
                      for item in items for c in item.chunks]
         self.store.put_chunks(chunks, vectors, metadatas)
         self.store.commit_documents([(item.document, item.digest, item.root, len(item.chunks))
@@ -346,6 +349,8 @@ class _Pending:
     chunks: list[Chunk]
     sentences: list[tuple[int, int]]
     replaces: bool
+    # Text addressed to a model (rag.text.instructions), found once, here.
+    instructions: list[Instruction] = field(default_factory=list)
     vectors: np.ndarray | None = None
 
 
@@ -430,10 +435,8 @@ def _broken_records(problems: list[str], loaded: int) -> str:
             f"{loaded} indexed: {shown}")
 
 
-def _instructions_warning(document: Document) -> str | None:
-    found = find_instructions(document.text)
-    if not found:
-        return None
+def _instructions_warning(item: _Pending) -> str:
+    found, document = item.instructions, item.document
     count = "a passage" if len(found) == 1 else f"{len(found)} passages"
     return (f"{count} addressed to an AI model rather than to readers "
             f"(“{found[0].snippet(document.text)}”); answers will not use "

@@ -94,6 +94,8 @@ def to_passage(hit: StoredChunk, score: float) -> Passage:
         url=str(meta.get("url", "")),
         chunk_id=hit.chunk_id,
         sentences=[(int(s), int(e)) for s, e in json.loads(str(meta.get("sentences", "[]")))],
+        instructions=(tuple((int(s), int(e)) for s, e in json.loads(str(meta["instructions"])))
+                      if "instructions" in meta else None),
     )
 
 

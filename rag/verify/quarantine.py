@@ -18,7 +18,7 @@ from dataclasses import replace
 from rag.schema import Passage
 from rag.text.instructions import Instruction, find_instructions
 
-__all__ = ["quarantine", "warning_for"]
+__all__ = ["quarantine"]
 
 
 def quarantine(passages: Sequence[Passage]) -> tuple[list[Passage], list[str]]:
@@ -28,7 +28,7 @@ def quarantine(passages: Sequence[Passage]) -> tuple[list[Passage], list[str]]:
     masked: list[Passage] = []
     warnings: dict[str, str] = {}
     for passage in passages:
-        found = find_instructions(passage.text)
+        found = _instructions_in(passage)
         if not found:
             masked.append(passage)
             continue
@@ -36,11 +36,20 @@ def quarantine(passages: Sequence[Passage]) -> tuple[list[Passage], list[str]]:
         if cleaned is not None:
             masked.append(cleaned)
         name = passage.title or passage.doc_id
-        warnings.setdefault(passage.doc_id, warning_for(name, found[0].snippet(passage.text)))
+        warnings.setdefault(passage.doc_id, _warning(name, found[0].snippet(passage.text)))
     return masked, list(warnings.values())
 
 
-def warning_for(name: str, snippet: str) -> str:
+def _instructions_in(passage: Passage) -> list[Instruction]:
+    """What ingest found in the passage's document, clipped to it; searched now only
+    for a chunk stored before ingest looked."""
+    if passage.instructions is None:
+        return find_instructions(passage.text)
+    return [Instruction(s - passage.start, e - passage.start, "found at ingest")
+            for s, e in passage.instructions]
+
+
+def _warning(name: str, snippet: str) -> str:
     return (f"“{name}” contains text addressed to an AI model rather than to its readers "
             f"(“{snippet}”); that text was not used as evidence.")
 
