@@ -48,6 +48,41 @@ watch('value', () => {
 });
 """
 
+# Narrower than this, the columns stack (a phone): the search options start closed.
+NARROW_PX = 640
+
+# Runs once when the page loads (`launch(js=...)`).
+# - An [n] in an answer is a link to "#cite-<message>-<n>" (`ui.render.link_markers`).
+#   Clicking it writes "<message>-<n>:<time>" into the hidden #marker-link box, whose change
+#   event opens that citation (`Handlers.open_marker`); the link itself goes nowhere. The
+#   listener runs in the capture phase, before the chat's own click handling.
+# - On a narrow screen the open search options would fill the first screen: close them.
+PAGE_JS = f"""
+() => {{
+  document.addEventListener('click', (event) => {{
+    const link = event.target.closest && event.target.closest('#chat a[href^="#cite-"]');
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const box = document.querySelector('#marker-link textarea, #marker-link input');
+    if (!box) return;
+    box.value = link.getAttribute('href').slice('#cite-'.length) + ':' + Date.now();
+    box.dispatchEvent(new Event('input', {{bubbles: true}}));
+  }}, true);
+  if (window.innerWidth < {NARROW_PX}) {{
+    const close = () => {{
+      const toggle = document.querySelector('#search-options > button.label-wrap.open');
+      if (toggle) {{ toggle.click(); return true; }}
+      return false;
+    }};
+    if (!close()) {{
+      const watcher = new MutationObserver(() => {{ if (close()) watcher.disconnect(); }});
+      watcher.observe(document.body, {{childList: true, subtree: true}});
+      setTimeout(() => watcher.disconnect(), 10000);
+    }}
+  }}
+}}
+"""
 
 # -- layout --------------------------------------------------------------------------
 
@@ -64,6 +99,7 @@ class AskTab:
     badge: gr.HTML
     chatbot: gr.Chatbot
     chips: gr.Radio
+    marker_link: gr.Textbox
     question: gr.Textbox
     send: gr.Button
     stop: gr.Button
@@ -88,7 +124,10 @@ class CorpusTab:
 def _ask_tab(settings: Settings, llm_label: str) -> AskTab:
     llm_configured = settings.llm != "none"
     with gr.Tab("Ask", id="ask"):
-        with gr.Accordion("Search options", open=True), gr.Row(equal_height=True):
+        # Open on a desktop; the page script closes it on a phone, where it would fill
+        # the first screen.
+        with gr.Accordion("Search options", open=True, elem_id="search-options"), \
+                gr.Row(equal_height=True):
             k = gr.Slider(
                 1,
                 MAX_SLIDER_K,
@@ -153,20 +192,28 @@ def _ask_tab(settings: Settings, llm_label: str) -> AskTab:
                     label="Citations (choose one to read the article)",
                     elem_id="citations",
                 )
-                with gr.Row():
+                # Written by the page script when an [n] in an answer is clicked; never
+                # shown (CSS), but rendered, so the script can fill it.
+                marker_link = gr.Textbox(
+                    show_label=False, container=False, elem_id="marker-link",
+                    elem_classes=["rag-hidden"])
+                with gr.Row(elem_id="question-row"):
                     question = gr.Textbox(
                         placeholder="Ask about the news…",
                         show_label=False,
                         lines=1,
-                        scale=6,
+                        scale=1,
                         # No max_length: the browser would cut a long paste silently;
                         # the check after submitting says how long it is and the limit.
                         elem_id="question",
                     )
-                    send = gr.Button("Ask", variant="primary", scale=1, elem_id="ask")
-                    stop = gr.Button("Stop", scale=1, elem_id="stop", visible=llm_configured)
-                    clear = gr.Button("New conversation", scale=1, elem_id="clear")
-                gr.Examples([[e] for e in EXAMPLES], inputs=[question], label="Examples")
+                    # Buttons as wide as their words: the question gets the rest.
+                    send = gr.Button("Ask", variant="primary", scale=0, min_width=72,
+                                     elem_id="ask")
+                    stop = gr.Button("Stop", scale=0, min_width=72, elem_id="stop",
+                                     visible=llm_configured)
+                    clear = gr.Button("New conversation", scale=0, min_width=72,
+                                      elem_id="clear")
             with gr.Column(scale=2):
                 sources = gr.HTML(
                     sources_for(None),
@@ -176,6 +223,10 @@ def _ask_tab(settings: Settings, llm_label: str) -> AskTab:
                     padding=False,
                     container=True,
                 )
+        # Below both columns: on a phone, where the columns stack, the sources come right
+        # after the chat, and the examples after them.
+        gr.Examples([[e] for e in EXAMPLES], inputs=[question], label="Examples",
+                    elem_id="examples")
     return AskTab(
         k=k,
         source_filter=source_filter,
@@ -185,6 +236,7 @@ def _ask_tab(settings: Settings, llm_label: str) -> AskTab:
         badge=badge,
         chatbot=chatbot,
         chips=chips,
+        marker_link=marker_link,
         question=question,
         send=send,
         stop=stop,
@@ -210,9 +262,10 @@ def _corpus_tab(settings: Settings) -> CorpusTab:
         )
         with gr.Row():
             with gr.Column():
+                # No `file_types`: the browser would refuse another type in a toast that
+                # vanishes; the server lists it in the per-file table with the reason.
                 upload = gr.File(
                     file_count="multiple",
-                    file_types=UPLOAD_TYPES,
                     type="filepath",
                     elem_id="upload",
                     label=f"Add articles ({', '.join(UPLOAD_TYPES)}; up to "
@@ -260,6 +313,13 @@ def _wire_ask(handlers: Handlers, ask: AskTab, session: gr.State) -> None:
                    api_visibility="private")
     ask.chips.input(
         handlers.show_citation, [ask.chips, session], [ask.sources], api_visibility="private"
+    )
+    ask.marker_link.change(
+        handlers.open_marker,
+        [ask.marker_link, session],
+        [session, ask.badge, ask.chips, ask.sources],
+        api_visibility="private",
+        show_progress="hidden",
     )
     ask.chatbot.select(
         handlers.focus_message,
@@ -382,6 +442,7 @@ def launch(
             enable_monitoring=False,
             show_error=False,
             css=CSS_PATH.read_text(encoding="utf-8"),
+            js=PAGE_JS,
         )
     except OSError as exc:
         # Gradio's own words point at its environment variable, not at our --port.

@@ -262,7 +262,7 @@ class Handlers:
         messages[index] = {
             "role": "assistant",
             # The CLI lists the closest passages below a refusal; here they are beside it.
-            "content": render.answer_markdown(answer, names=names).replace(
+            "content": render.answer_markdown(answer, names=names, message_index=index).replace(
                 CLOSEST_BELOW, "The closest passages are in the Sources panel."),
         }
         # `question` is what the analyst typed; `answer.question` may be the rewritten one.
@@ -324,6 +324,22 @@ class Handlers:
             marker=citation.marker,
             **meta,
         )
+
+    def open_marker(self, link: str, session: dict[str, Any]) -> tuple[Any, ...]:
+        """A clicked [n] in an answer: that answer becomes the focused one and its
+        citation n opens, as choosing chip n would. `link` is "<message>-<marker>:<nonce>"
+        (`ui.app.PAGE_JS`); the nonce makes a second click on the same marker an
+        event too."""
+        message, _, marker = (link or "").partition(":")[0].partition("-")
+        turn = next((t for t in session["turns"]
+                     if str(t["message_index"]) == message), None)
+        if turn is None or not marker.isdigit():
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        session = {**session, "active": turn["message_index"]}
+        chips = _chips_update(turn)
+        if any(value == marker for _label, value in chips.choices or ()):
+            chips = gr.Radio(choices=chips.choices, value=marker, visible=True)
+        return session, _badge_for(turn), chips, self.show_citation(marker, session)
 
     def focus_message(self, session: dict[str, Any], event: gr.SelectData) -> tuple[Any, ...]:
         index = event.index if isinstance(event.index, int) else event.index[0]

@@ -303,11 +303,35 @@ def sources_markdown(
     return "\n".join(lines)
 
 
+# A marker as `sanitize_markdown` writes it: "[2]" escaped to "\\[2\\]".
+_ESCAPED_MARKER = re.compile(r"\\\[(\d+)\\\]")
+MARKER_HREF = "#cite-"
+
+
+def link_markers(body: str, markers: Iterable[int], message_index: int) -> str:
+    """Each citation marker of a sanitised answer body as a link the page's script
+    (`ui.app.PAGE_JS`) turns into "open this citation", as the chips do. Only the
+    answer's own markers: a "[7]" quoted from an article stays text."""
+    known = {int(m) for m in markers}
+
+    def link(match: re.Match[str]) -> str:
+        marker = int(match.group(1))
+        if marker not in known:
+            return match.group()
+        return f"[{match.group()}]({MARKER_HREF}{int(message_index)}-{marker})"
+
+    return _ESCAPED_MARKER.sub(link, body)
+
+
 def answer_markdown(
-    answer: Any, *, with_sources: bool = True, names: Mapping[str, str] | None = None
+    answer: Any, *, with_sources: bool = True, names: Mapping[str, str] | None = None,
+    message_index: int | None = None,
 ) -> str:
-    """An `Answer` as safe Markdown: body, its warnings, then its numbered sources."""
+    """An `Answer` as safe Markdown: body, its warnings, then its numbered sources. With
+    `message_index` (its place in the chat), its markers link to their citations."""
     body = answer_body_markdown(answer.text, getattr(answer, "sentences", ()) or ())
+    if message_index is not None:
+        body = link_markers(body, (c.marker for c in answer.citations), message_index)
     for warning in getattr(answer, "warnings", ()) or ():
         body += f"\n\n> **⚠ Warning:** {sanitize_markdown(warning)}"
     sources = sources_markdown(answer.citations, names) if with_sources else ""

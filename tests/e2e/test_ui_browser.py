@@ -134,8 +134,9 @@ def page(browser: Browser, app: Running) -> Iterator[Page]:
 
 
 @contextlib.contextmanager
-def open_page(browser: Browser, app: Running) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+def open_page(browser: Browser, app: Running, width: int = 1400, height: int = 1000
+              ) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     dialogs: list[str] = []
 
@@ -223,6 +224,81 @@ def test_answer_citation_opens_the_article_with_the_quote_highlighted(
     assert records[-1]["citations"][0]["quote"] == expected.citations[0].quote
 
 
+def document_top(page: Page, selector: str) -> float:
+    return float(page.evaluate(
+        "(s) => document.querySelector(s).getBoundingClientRect().top + window.scrollY",
+        selector))
+
+
+@needs_chromium
+def test_answer_markers_open_their_citation_and_focus_their_answer(
+    app: Running, page: Page
+) -> None:
+    expected = app.assistant.ask(QUESTION, k=app.assistant.settings.top_k)
+    assert len(expected.citations) >= 2
+    ask(page, QUESTION, 0)
+    ask(page, "When did the withdrawal of Russian peacekeepers start?", 1)
+    url = page.url
+
+    # Marker [2] of the first answer, while the second answer is the focused one.
+    page.locator('#chat [data-testid="bot"]').nth(0).locator(
+        'a[href^="#cite-"]').filter(has_text="[2]").click()
+
+    page.wait_for_selector('#mode-badge [data-turn="1"]', timeout=TIMEOUT_MS)
+    chip = page.locator("#citations label").filter(has_text="[2]").locator("input")
+    expect(chip).to_be_checked(timeout=TIMEOUT_MS)
+    mark = page.locator("#sources-panel mark#cite")
+    expect(mark).to_have_text(expected.citations[1].quote, timeout=TIMEOUT_MS)
+    assert page.url == url, "a marker opens its citation; the page goes nowhere"
+    # A second click on the same marker is an event too (after choosing another chip).
+    open_citation(page, 1)
+    page.locator('#chat [data-testid="bot"]').nth(0).locator(
+        'a[href^="#cite-"]').filter(has_text="[2]").click()
+    expect(mark).to_have_text(expected.citations[1].quote, timeout=TIMEOUT_MS)
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1400, 390])
+def test_layout_at_desktop_and_phone_widths(browser: Browser, app: Running, width: int) -> None:
+    phone = width < 640
+    with open_page(browser, app, width=width, height=844 if phone else 1000) as page:
+        # The search options are open on a desktop and closed on a phone, where they
+        # filled the first screen.
+        if phone:
+            expect(page.locator("#k")).to_be_hidden(timeout=TIMEOUT_MS)
+            assert document_top(page, "#chat") < 844 / 2
+        else:
+            expect(page.locator("#k")).to_be_visible()
+        ask(page, QUESTION, 0)
+        # The question box takes the row; the buttons only their words (a phone gives
+        # them the next line).
+        box = page.locator("#question").bounding_box()
+        row = page.locator("#question-row").bounding_box()
+        assert box is not None and row is not None
+        assert box["width"] >= (0.9 if phone else 0.55) * row["width"], (box, row)
+        for button in ("#ask", "#clear"):
+            assert page.evaluate(
+                "(s) => { const b = document.querySelector(s);"
+                " return b.scrollWidth <= b.clientWidth + 1; }", button), button
+        # The sources come before the examples, which on a phone are below both columns.
+        assert document_top(page, "#sources-panel") < document_top(page, "#examples")
+        page.screenshot(path=str(ARTIFACTS / f"ask-{width}.png"), full_page=True)
+
+        page.get_by_role("tab", name="Corpus").click()
+        expect(page.locator("#documents")).to_contain_text("000_4289d46f5f19964e.txt",
+                                                          timeout=TIMEOUT_MS)
+        headers = page.evaluate("""() => Array.from(document.querySelectorAll('#documents th'))
+            .filter((th) => th.innerText.trim())
+            .map((th) => ({text: th.innerText.trim(), height: th.getBoundingClientRect().height,
+                           fits: th.scrollWidth <= th.clientWidth + 1}))""")
+        names = [h["text"] for h in headers]
+        assert {"Title", "Outlet", "Date", "Chunks", "Id"} <= set(names), names
+        # One line each (they wrapped a letter per line), none cut off.
+        assert max(h["height"] for h in headers) < 2 * min(h["height"] for h in headers)
+        assert all(h["fits"] for h in headers), headers
+        page.screenshot(path=str(ARTIFACTS / f"corpus-{width}.png"), full_page=True)
+
+
 @needs_chromium
 def test_uploaded_article_becomes_answerable_and_oversized_upload_is_refused(
     app: Running, page: Page, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -242,6 +318,9 @@ def test_uploaded_article_becomes_answerable_and_oversized_upload_is_refused(
     )
     empty = tmp_path / "empty.txt"
     empty.write_text("", encoding="utf-8")
+    # Not an article type: refused in the table with the others, not in a passing toast.
+    picture = tmp_path / "photo.png"
+    picture.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     before = len(app.assistant.documents())
     refreshes: list[int] = []
     refresh = app.assistant.retriever.refresh
@@ -253,14 +332,17 @@ def test_uploaded_article_becomes_answerable_and_oversized_upload_is_refused(
     monkeypatch.setattr(app.assistant.retriever, "refresh", counted_refresh)
 
     page.get_by_role("tab", name="Corpus").click()
-    page.set_input_files("#upload input[type=file]", [str(upload), str(titled), str(empty)])
+    page.set_input_files("#upload input[type=file]",
+                         [str(upload), str(titled), str(empty), str(picture)])
     rows = page.locator("#ingest-result tbody tr")
     rows.first.wait_for(timeout=TIMEOUT_MS)
     results = [rows.nth(i).inner_text() for i in range(rows.count())]
-    assert len(results) == 3, results
+    assert len(results) == 4, results
     assert "zephyr-institute.txt" in results[0] and "added" in results[0]
     assert "hostile-title.md" in results[1] and "added" in results[1]
     assert "empty.txt" in results[2] and "failed" in results[2] and "file is empty" in results[2]
+    assert "photo.png" in results[3] and "failed" in results[3]
+    assert "unsupported file type" in results[3] and ".txt" in results[3]
     assert len(app.assistant.documents()) == before + 2
     assert len(refreshes) == 1  # one index refresh for the whole upload, not one per file
     documents = page.locator("#documents")

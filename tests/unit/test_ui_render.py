@@ -237,6 +237,20 @@ def test_answer_markdown_marks_unsupported_sentences_and_lists_sources() -> None
     assert "\\[1\\] Title — Outlet · 2024-04-18 — `https://example.org/a`" in sources
 
 
+def test_answer_markers_link_to_their_own_citations_only() -> None:
+    cited = [citation("First fact", 0, 10), citation("Second fact", 0, 11, marker=2)]
+    # "[7]" is article text the answer quotes, not one of its markers.
+    answer = Answer(question="q", text="First fact [1]. Second fact, see note [7] [2].",
+                    refused=False, citations=cited, passages=[], mode="extractive")
+
+    linked = render.answer_markdown(answer, message_index=5, with_sources=False)
+
+    assert linked == ("First fact [\\[1\\]](#cite-5-1). Second fact, see note \\[7\\] "
+                      "[\\[2\\]](#cite-5-2).")
+    # Without a place in a chat (the HTTP API, the CLI) markers stay plain text.
+    assert "](#cite-" not in render.answer_markdown(answer)
+
+
 def test_answer_markdown_shows_the_text_not_dropped_sentences() -> None:
     dropped = AnswerSentence("Dropped invention.", [], False, 0.1)
     answer = Answer(
