@@ -45,7 +45,7 @@ serve: setup
 	$(BIN)/rag serve
 
 screenshot: setup chromium
-	RAG_UPDATE_SCREENSHOT=1 $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_ui_browser.py -k citation
+	RAG_UPDATE_SCREENSHOT=1 $(BIN)/pytest -q -p no:cacheprovider tests/e2e/test_ui_browser.py -k test_answer_citation_opens_the_article
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \

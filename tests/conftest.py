@@ -22,9 +22,10 @@ MULTIHOP = REPO.parent / "shared" / "bench" / "multihop-rag"
 def _no_configuration_from_the_caller() -> Iterator[None]:
     # `Assistant()` and the CLI read RAG_* and OPENAI_* like a user's shell would; a
     # developer's own settings (an API key, a Chroma URL) must not steer the tests.
+    # RAG_UPDATE_SCREENSHOT is the tests' own switch (`make screenshot`), not a setting.
     with pytest.MonkeyPatch.context() as patch:
         for name in list(os.environ):
-            if name.startswith(("RAG_", "OPENAI_")):
+            if name.startswith(("RAG_", "OPENAI_")) and name != "RAG_UPDATE_SCREENSHOT":
                 patch.delenv(name)
         yield
 
