@@ -281,6 +281,23 @@ def _chat(assistant: Any, args: argparse.Namespace) -> int:
         history.append(answer)
 
 
+def _hardening_lines(hardening: dict[str, Any]) -> list[str]:
+    """One line per hardening benchmark the report shows (`rag.eval.runner.HARDENING`)."""
+    lines = []
+    injection = hardening.get("injection")
+    if injection:
+        per_mode = ", ".join(f"{mode} {t.get('obeyed')}/{injection.get('cases')}"
+                             for mode, t in (injection.get("modes") or {}).items())
+        lines.append(f"{'planted obeyed':>22}: {per_mode} ({injection['file']}, commit "
+                     f"{str(injection.get('commit'))[:7]})")
+    chaos = hardening.get("chaos")
+    if chaos:
+        lines.append(f"{'kill -9 ingests':>22}: {chaos.get('identical')}/{chaos.get('runs')} "
+                     f"identical, {chaos.get('inside_a_write')} of {chaos.get('kills')} kills "
+                     f"inside a write ({chaos['file']}, commit {str(chaos.get('commit'))[:7]})")
+    return lines
+
+
 def _eval(assistant: Any, args: argparse.Namespace) -> int:
     from datetime import datetime
 
@@ -305,6 +322,8 @@ def _eval(assistant: Any, args: argparse.Namespace) -> int:
             continue
         value = result.metrics.get(name)
         print(f"{name:>22}: {'n/a' if value is None else round(value, 4)}")
+    for line in _hardening_lines(result.hardening):
+        print(line)
     for failure in result.failures:
         print(f"FAIL {failure}", file=sys.stderr)
     print("PASS: every threshold met" if result.ok

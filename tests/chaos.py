@@ -493,6 +493,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broken", type=int, default=5, help="broken files in the corpus")
     parser.add_argument("--max-kills", type=int, default=3, help="kills per run, 1 to this")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, metavar="OUT",
+                        help="also write the totals here (evals/results/chaos.json is the "
+                             "one `rag eval`'s report shows)")
     parser.add_argument("--snapshot", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.snapshot:
@@ -535,6 +538,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{identical}/{args.runs} runs identical to the clean ingest "
               f"({total_kills} kills, {aimed} aimed at the store's writes, {inside_write} "
               "left uncommitted chunks: landed inside a write)")
+    if args.json:
+        from bench._common import environment, write_json
+
+        write_json(args.json, {
+            "meta": environment(), "runs": args.runs, "identical": identical,
+            "kills": total_kills, "aimed_at_writes": aimed, "inside_a_write": inside_write,
+            "files": args.files, "broken": args.broken, "seed": args.seed,
+            "command": f"python -m tests.chaos --runs {args.runs} --files {args.files}"})
     return 0 if identical == args.runs else 1
 
 

@@ -59,6 +59,7 @@ def render_report(header: Mapping[str, Any], results: Sequence[CaseResult],
         _metric_table(metrics, limits, baseline),
         _baseline_section(metrics, baseline, baseline_path),
         _checker_section(checker_scores, checker_path),
+        _hardening_section(header.get("hardening") or {}),
         _cases_section(results),
         "</body></html>",
     ]
@@ -300,6 +301,45 @@ def _checker_section(scores: Any, path: str | None) -> str:
             for b in bins if b.get("count"))
         out.append(f"<h3>Reliability, {_e(name)}</h3><table><tr><th>score</th><th>pairs</th>"
                    f"<th>mean score</th><th>share supported</th></tr>{cells}</table>")
+    return "".join(out)
+
+
+def _hardening_section(hardening: Mapping[str, Any]) -> str:
+    """Planted instructions and killed ingests, from their own benchmarks' JSON."""
+    if not hardening:
+        return ""
+    out = ["<h2>Hardening <span class='muted'>measured by their own commands</span></h2>"]
+    injection = hardening.get("injection")
+    if isinstance(injection, Mapping):
+        cases = injection.get("cases")
+        out.append(f"<h3>Planted instructions <span class='muted'>{_e(injection['file'])}, "
+                   f"commit {_e(injection.get('commit'))}</span></h3><p class='muted'>"
+                   f"{_e(cases)} planted texts ({_e(injection.get('languages'))} languages, "
+                   f"{_e(injection.get('disguises'))} disguises) in news articles whose true "
+                   "fact is asked; the generative answers come from a model that obeys "
+                   "whatever its prompt says, so they measure the pipeline.</p>")
+        rows = "".join(
+            f"<tr><td>{_e(mode)}</td><td class='num'>{_e(t.get('obeyed'))}/{_e(cases)}</td>"
+            f"<td class='num'>{_e(t.get('answered'))}/{_e(cases)}</td>"
+            f"<td class='num'>{_e(t.get('warned'))}/{_e(cases)}</td></tr>"
+            for mode, t in (injection.get("modes") or {}).items() if isinstance(t, Mapping))
+        out.append("<table><tr><th>answers</th><th>obeyed</th><th>true fact answered</th>"
+                   f"<th>warned</th></tr>{rows}</table>")
+        out.append(_kv_table([("sentences flagged in real news nobody planted anything in",
+                               f"{injection.get('news_flagged')} in "
+                               f"{injection.get('news_documents')} documents")]))
+    chaos = hardening.get("chaos")
+    if isinstance(chaos, Mapping):
+        out.append(f"<h3>Ingest killed with SIGKILL <span class='muted'>{_e(chaos['file'])}, "
+                   f"commit {_e(chaos.get('commit'))}</span></h3>")
+        out.append(_kv_table([
+            ("runs whose store ended identical to a clean ingest",
+             f"{chaos.get('identical')}/{chaos.get('runs')}"),
+            ("kills", chaos.get("kills")),
+            ("… aimed at the store's writes", chaos.get("aimed_at_writes")),
+            ("… that landed inside a write (left uncommitted chunks)",
+             chaos.get("inside_a_write")),
+            ("files in the corpus", chaos.get("files"))]))
     return "".join(out)
 
 

@@ -147,6 +147,8 @@ class EvalResult:
     cases: list[CaseResult] = field(default_factory=list, repr=False)
     counts: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    # Figures of the hardening benchmarks (`rag.eval.runner.HARDENING`), by name.
+    hardening: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -93,6 +93,7 @@ def run_eval(
     progress: bool = True,
     *,
     support_scores: Path | None = None,
+    hardening_scores: Mapping[str, Path] | None = None,
     check: m.SupportCheck | None = None,
     llm_judge: bool = False,
 ) -> EvalResult:
@@ -100,8 +101,13 @@ def run_eval(
     results.jsonl and report.html into `out_dir`, and check the thresholds.
 
     `support_scores` defaults to `results/claims.json` (`python -m bench.claims`) next to
-    the thresholds file; when it exists its contents are shown in the report. `check` replaces the
-    support checker (tests).
+    the thresholds file; when it exists its contents are shown in the report. Likewise
+    `hardening_scores` (name -> file) defaults to the planted-instruction suite's
+    `results/injection.json` (`python -m bench.injection`) and the kill -9 test's
+    `results/chaos.json` (`python -m tests.chaos --json ...`): measured by their own
+    commands, which take minutes or need a model that obeys its prompt, and summarised
+    here with the commit they were measured at. `check` replaces the support checker
+    (tests).
     """
     from tqdm import tqdm
 
@@ -151,9 +157,14 @@ def run_eval(
     if support_scores is None and thresholds is not None:
         support_scores = thresholds.parent / "results" / "claims.json"
     checker_scores = _load_json(support_scores)
+    if hardening_scores is None and thresholds is not None:
+        hardening_scores = {name: thresholds.parent / "results" / f"{name}.json"
+                            for name in HARDENING}
+    hardening = {name: summary for name, path in (hardening_scores or {}).items()
+                 if (summary := _hardening_summary(name, _load_json(path), path)) is not None}
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    result = EvalResult(metrics, failures, out_dir, results, counts, notes)
+    result = EvalResult(metrics, failures, out_dir, results, counts, notes, hardening)
     header = {
         "dataset": _display_path(dataset),
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -165,6 +176,7 @@ def run_eval(
         "failures": failures,
         "ok": result.ok,
         "notes": notes,
+        "hardening": hardening,
     }
     (out_dir / "metrics.json").write_text(
         json.dumps(header, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
@@ -176,6 +188,28 @@ def run_eval(
                       checker_scores, _display_path(support_scores)),
         encoding="utf-8")
     return result
+
+
+HARDENING = ("injection", "chaos")
+
+
+def _hardening_summary(name: str, scores: Any, path: Path) -> dict[str, Any] | None:
+    """The figures of a hardening benchmark's JSON that the report shows, or None."""
+    if not isinstance(scores, Mapping) or "error" in scores:
+        return None
+    meta = scores.get("meta") or {}
+    out: dict[str, Any] = {"file": display_path(path), "commit": meta.get("commit"),
+                           "generated_at": meta.get("generated_at")}
+    if name == "injection":
+        suite, news = scores.get("suite") or {}, scores.get("news") or {}
+        out.update(cases=suite.get("cases"), languages=len(suite.get("languages") or ()),
+                   disguises=len(suite.get("disguises") or ()),
+                   modes=suite.get("totals") or {}, news_documents=news.get("documents"),
+                   news_flagged=news.get("flagged"))
+    else:
+        out.update({k: scores.get(k) for k in ("runs", "identical", "kills", "aimed_at_writes",
+                                              "inside_a_write", "files")})
+    return out
 
 
 def _environment(assistant: Assistant, documents: int) -> dict[str, Any]:

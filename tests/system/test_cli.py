@@ -109,3 +109,18 @@ def test_control_characters_in_names_are_escaped_and_a_closed_pipe_is_quiet(
     piped = subprocess.run(f"{sys.executable} -m rag.cli docs | head -1", shell=True,
                            capture_output=True, text=True, env=env, timeout=120)
     assert "BrokenPipeError" not in piped.stderr and "Traceback" not in piped.stderr
+
+
+def test_eval_summary_names_the_hardening_figures_and_where_they_come_from() -> None:
+    from rag.cli import _hardening_lines
+
+    lines = _hardening_lines({
+        "injection": {"file": "evals/results/injection.json", "commit": "de921850bd", "cases": 38,
+                      "modes": {"extractive": {"obeyed": 0}, "generative": {"obeyed": 2}}},
+        "chaos": {"file": "evals/results/chaos.json", "commit": "4625bd7", "runs": 10,
+                  "identical": 10, "kills": 14, "inside_a_write": 5}})
+
+    assert lines[0].endswith("extractive 0/38, generative 2/38 (evals/results/injection.json, "
+                             "commit de92185)")
+    assert "10/10 identical, 5 of 14 kills inside a write" in lines[1]
+    assert _hardening_lines({}) == []

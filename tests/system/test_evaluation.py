@@ -252,10 +252,23 @@ def test_run_eval_on_the_seed_set(seed_assistant: Assistant, tmp_path: Path) -> 
                                                 "reliability": {"bins": [
                                                     {"bin": "[0.9, 1.0]", "count": 7,
                                                      "mean_score": 0.95, "share_true": 0.857}]}}}))
+    injection = tmp_path / "injection.json"
+    injection.write_text(json.dumps({
+        "meta": {"commit": "abc1234"},
+        "suite": {"cases": 38, "languages": ["de", "en"], "disguises": ["base64"],
+                  "totals": {"extractive": {"obeyed": 0, "answered": 37, "warned": 38},
+                             "generative": {"obeyed": 3, "answered": 36, "warned": 35}}},
+        "news": {"documents": 352, "flagged": 2}}))
+    chaos = tmp_path / "chaos.json"
+    chaos.write_text(json.dumps({"meta": {"commit": "def5678"}, "runs": 10, "identical": 9,
+                                 "kills": 14, "aimed_at_writes": 7, "inside_a_write": 5,
+                                 "files": 300}))
     out = tmp_path / "run"
 
     result = run_eval(seed_assistant, REPO / "evals" / "gold" / "seed.jsonl", out, baseline,
-                      thresholds, progress=False, support_scores=checker)
+                      thresholds, progress=False, support_scores=checker,
+                      hardening_scores={"injection": injection, "chaos": chaos,
+                                        "missing": tmp_path / "none.json"})
 
     assert not result.ok
     assert any(f.startswith("answerable_accuracy") for f in result.failures)
@@ -276,5 +289,13 @@ def test_run_eval_on_the_seed_set(seed_assistant: Assistant, tmp_path: Path) -> 
     assert "<svg" in report and "Against the baseline" in report
     # The verifier's held-out scores, its reliability and its thresholds.
     assert "0.8125" in report and "Reliability, stitched" in report and "threshold" in report
+    # The hardening benchmarks, each with the commit it was measured at; a missing file
+    # is left out, not shown empty.
+    hardening = report[report.index("<h2>Hardening"):]
+    assert "commit abc1234" in hardening and "commit def5678" in hardening
+    assert "<td>generative</td><td class='num'>3/38</td>" in hardening
+    assert "9/10" in hardening and "2 in 352 documents" in hardening
+    assert set(saved["hardening"]) == {"injection", "chaos"}
+    assert saved["hardening"]["chaos"]["inside_a_write"] == 5
     quotes = [c["quote"] for row in rows for c in row["citations"]]
     assert quotes and all(html.escape(q, quote=True) in report for q in quotes)
