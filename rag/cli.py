@@ -464,6 +464,8 @@ def format_answer(answer: Any, *, width: int | None = None,
             lines.append(f"  [{citation.marker}] {where} (doc {citation.doc_id}, "
                          f"chars {citation.start}-{citation.end})")
             lines.append(f"      {_quoted(citation.quote)}")
+            if citation.also_in:
+                lines.append(f"      ({shown(citation.carried_by())})")
     elif answer.passages:
         lines.append("Closest passages, closest first:")
         for number, passage in enumerate(answer.passages[:3], start=1):

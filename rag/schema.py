@@ -81,6 +81,10 @@ class Passage:
     # (rag.text.instructions); None for a chunk stored before ingest looked for them.
     instructions: tuple[tuple[int, int], ...] | None = field(default=None, repr=False,
                                                              compare=False)
+    # Its story (near-duplicate articles, rag.text.minhash) and the story's other
+    # documents: {doc_id, title, source, published_at, path} each.
+    story: str = field(default="", compare=False)
+    also_in: list[dict[str, str]] = field(default_factory=list, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -101,9 +105,23 @@ class Citation:
     source: str = ""
     published_at: str = ""
     url: str = ""
+    # The other documents of its story (`Passage.also_in`): the same article as carried
+    # by other outlets.
+    also_in: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def carried_by(self) -> str:
+        """"also in <outlet> (<date>), …": the story's other documents, each by its outlet,
+        else its title, else its file name; "" when it has none."""
+        names = []
+        for other in self.also_in:
+            name = (other.get("source") or other.get("title")
+                    or other.get("path", "").rsplit("/", 1)[-1] or other.get("doc_id", ""))
+            day = (other.get("published_at") or "")[:10]
+            names.append(f"{name} ({day})" if day else name)
+        return "also in " + ", ".join(names) if names else ""
 
 
 @dataclass

@@ -30,6 +30,9 @@ class CitationLike(Protocol):
     source: str
     published_at: str
     url: str
+    also_in: list[dict[str, str]]
+
+    def carried_by(self) -> str: ...
 
 
 def escape(text: str) -> str:
@@ -145,6 +148,13 @@ def message_html(text: str, *, kind: str = "info") -> str:
     return f'<div class="rag-note rag-note-{escape(kind)}">{escape(text)}</div>'
 
 
+def _carried(citation: CitationLike) -> str:
+    """The other outlets that carried the cited story (`Citation.carried_by`)."""
+    carried = citation.carried_by()
+    return f'<div class="rag-note rag-carried">{escape(carried[:1].upper() + carried[1:])}</div>' \
+        if carried else ""
+
+
 def sources_html(
     citations: Sequence[CitationLike],
     passages: Sequence[Any] = (),
@@ -160,7 +170,7 @@ def sources_html(
             items.append(
                 f'<li class="rag-source"><span class="rag-chip">[{int(c.marker)}]</span> '
                 f'<b>{head}</b> <span class="rag-byline">{byline}</span>'
-                f'<blockquote class="rag-quote">{escape(c.quote)}</blockquote></li>'
+                f'<blockquote class="rag-quote">{escape(c.quote)}</blockquote>{_carried(c)}</li>'
             )
         return (
             '<div class="rag-sources"><p class="rag-hint">Choose a citation under the chat to '
@@ -299,6 +309,8 @@ def sources_markdown(
             line += f" — {byline}"
         if url:
             line += f" — {sanitize_markdown(url)}"
+        if c.also_in:
+            line += f" ({sanitize_markdown(c.carried_by())})"
         lines.append(line)
     return "\n".join(lines)
 

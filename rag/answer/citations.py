@@ -89,6 +89,7 @@ def cite_and_verify(drafts: Sequence[DraftSentence], passages: Sequence[Passage]
                 quote=passage.text[start - passage.start : end - passage.start],
                 title=passage.title, source=passage.source,
                 published_at=passage.published_at, url=passage.url,
+                also_in=list(passage.also_in),
             ), verdict))
         if len(cited) > 1:
             # A source holding none of the sentence's content words or numbers supports

@@ -115,6 +115,7 @@ def quoted_answer(chosen: Sequence[Quoted], passages: Sequence[Passage]) -> Extr
             marker=marker, doc_id=passage.doc_id, start=sentence.start, end=sentence.end,
             quote=sentence.text, title=passage.title, source=passage.source,
             published_at=passage.published_at, url=passage.url,
+            also_in=list(passage.also_in),
         ))
         parts.append(f"{shown_quote(sentence.text)} [{marker}]")
     return Extraction(" ".join(parts), citations, False, None)

@@ -47,6 +47,7 @@ from rag.schema import ARTICLE_FIELDS, Chunk, Document
 SentenceSink = Callable[[Mapping[str, np.ndarray]], None]
 
 _DOC_FIELDS = (*ARTICLE_FIELDS, "path")
+STORY = "story"
 COPIES = "copies"
 
 
@@ -61,6 +62,20 @@ class ManifestEntry:
     # Other files holding exactly this text, indexed once, as this document.
     copies: tuple[str, ...] = ()
     identity: str = ""  # Document.identity; "" for entries written before it was kept
+    # The story a near-duplicate of another article belongs to (rag.text.minhash): the id
+    # of its first-indexed member; "" for entries written before stories were kept.
+    story: str = ""
+    minhash: str = ""  # the text's MinHash signature, rag.text.minhash.encode
+    numbers: tuple[str, ...] = ()  # the text's numbers, rag.text.minhash.numbers
+
+
+@dataclass(frozen=True)
+class StoryMark:
+    """What a document's entry records of its story (rag.ingest.pipeline._Stories)."""
+
+    story: str
+    minhash: str
+    numbers: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -134,7 +149,9 @@ def _entry(doc_id: str, meta: dict[str, Any]) -> ManifestEntry:
     return ManifestEntry(doc_id, str(meta["content_hash"]), str(meta.get("path", "")),
                          str(meta.get("root", "")), int(meta.get("chunks", 0)),
                          str(meta.get("url") or ""), _copies(meta),
-                         str(meta.get("identity") or ""))
+                         str(meta.get("identity") or ""), str(meta.get(STORY) or ""),
+                         str(meta.get("minhash") or ""),
+                         tuple(json.loads(str(meta.get("numbers") or "[]"))))
 
 
 def _copies(meta: Mapping[str, Any]) -> tuple[str, ...]:
@@ -325,6 +342,21 @@ class Store:
         return {i: str(m["content_hash"]) for i, m in zip(result["ids"], result["metadatas"],
                                                           strict=True)}
 
+    def story_members(self, stories: Iterable[str]) -> dict[str, list[dict[str, str]]]:
+        """Per story, every committed document of it (id, title, outlet, date), in id
+        order: the outlets that carried one story."""
+        wanted = sorted(set(stories))
+        if not wanted:
+            return {}
+        with _chroma_errors("reading stories"):
+            result = self.documents.get(where={STORY: {"$in": wanted}}, include=["metadatas"])
+        out: dict[str, list[dict[str, str]]] = {}
+        for doc_id, meta in sorted(zip(result["ids"], result["metadatas"], strict=True)):
+            out.setdefault(str(meta[STORY]), []).append(
+                {"doc_id": doc_id, **{k: str(meta.get(k, "")) for k in
+                                      ("title", "source", "published_at", "path")}})
+        return out
+
     def chunk_ids(self) -> list[str]:
         """Every chunk id; ids only, so checking an index's freshness stays cheap."""
         return [i for ids, _ in self._pages(self.chunks, include=[]) for i in ids]
@@ -352,9 +384,11 @@ class Store:
                                for c, meta in zip(chunks[part], metadatas[part], strict=True)],
                 )
 
-    def commit_documents(self, entries: Sequence[tuple[Document, str, str, int]]) -> None:
-        """Write (document, content hash, root, chunk count) entries. Each entry is the
-        commit point of its document's version, so its chunks must already be stored."""
+    def commit_documents(self, entries: Sequence[tuple[Document, str, str, int]],
+                         stories: Mapping[str, StoryMark] | None = None) -> None:
+        """Write (document, content hash, root, chunk count) entries, with each document's
+        (story, MinHash signature) from `stories`. Each entry is the commit point of its
+        document's version, so its chunks must already be stored."""
         ids: list[str] = []
         texts: list[str] = []
         metadatas: list[dict[str, Any]] = []
@@ -364,6 +398,10 @@ class Store:
             # re-read by the ingest that wrote it (rag.ingest.pipeline).
             meta.update(content_hash=digest, root=root, chunks=chunks,
                         identity=document.identity, **{COPIES: ""})
+            mark = (stories or {}).get(document.doc_id)
+            meta.update({STORY: mark.story if mark else document.doc_id,
+                         "minhash": mark.minhash if mark else "",
+                         "numbers": json.dumps(list(mark.numbers) if mark else [])})
             ts = published_ts(document.published_at)
             if ts is not None:
                 meta["published_ts"] = ts
@@ -622,9 +660,12 @@ def sentences_in_chunk(text: str, start: int, sentences: Iterable[Sequence[int]]
 
 def chunk_metadata(document: Document, chunk: Chunk, *, content_hash: str,
                    sentences: Sequence[tuple[int, int]],
-                   instructions: Sequence[tuple[int, int]] = ()) -> dict[str, Any]:
+                   instructions: Sequence[tuple[int, int]] = (),
+                   story: str = "") -> dict[str, Any]:
     meta: dict[str, Any] = {
         "doc_id": document.doc_id,
+        # Retrieval keeps one passage per story (near-duplicate articles).
+        STORY: story or document.doc_id,
         "content_hash": content_hash,
         "start": chunk.start,
         "end": chunk.end,

@@ -20,7 +20,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -29,11 +29,27 @@ import numpy as np
 
 from rag.errors import IngestLockedError, LoaderError
 from rag.index.embeddings import Embedder
-from rag.index.store import ManifestEntry, SentenceSink, Store, chunk_metadata, sentences_in_chunk
+from rag.index.store import (
+    ManifestEntry,
+    SentenceSink,
+    Store,
+    StoryMark,
+    chunk_metadata,
+    sentences_in_chunk,
+)
 from rag.ingest.chunking import chunk_document, content_hash
 from rag.ingest.loaders import iter_files, load_file
 from rag.schema import Chunk, Document, IngestReport
 from rag.text.instructions import Instruction, find_instructions
+from rag.text.minhash import (
+    SAME_STORY,
+    decode,
+    encode,
+    numbers,
+    same_numbers,
+    signature,
+    similarity,
+)
 
 Progress = Callable[[int, int, str], None]
 
@@ -111,6 +127,7 @@ class Ingestor:
         dropped: set[str] = set()
         failed_to_load: list[Path] = []
         copies = _Copies(manifest)
+        stories = _Stories(manifest)
         listed = {_resolved(file) for file in files}
 
         def read_again(copies_of: ManifestEntry | None) -> None:
@@ -138,7 +155,7 @@ class Ingestor:
             try:
                 documents = load_file(file, max_bytes=self.max_file_bytes, problems=problems)
                 _claim(documents, file, claimed)
-                work, unchanged = self._plan(documents, manifest, root, copies, file)
+                work, unchanged = self._plan(documents, manifest, root, copies, file, stories)
             except LoaderError as exc:
                 report.failed.append((str(file), str(exc)))
                 failed_to_load.append(file)
@@ -199,7 +216,8 @@ class Ingestor:
                 or not any(_mentions(text, manifest[doc_id].url) for text in texts if text)}
 
     def _plan(self, documents: list[Document], manifest: dict[str, ManifestEntry], root: str,
-              copies: _Copies, file: Path) -> tuple[list[_Pending], list[str]]:
+              copies: _Copies, file: Path, stories: _Stories
+              ) -> tuple[list[_Pending], list[str]]:
         """The documents of one file that need writing, and the ids of those that do not
         (unchanged, or copies of a document already indexed: `copies` keeps those)."""
         work: list[_Pending] = []
@@ -212,7 +230,9 @@ class Ingestor:
             if previous is not None and previous.content_hash == digest:
                 unchanged.append(document.doc_id)
                 continue
-            work.append(self._prepare(document, digest, root, replaces=previous is not None))
+            item = self._prepare(document, digest, root, replaces=previous is not None)
+            item.story = stories.assign(document, digest)
+            work.append(item)
             copies.planned(document)
         return work, unchanged
 
@@ -300,21 +320,16 @@ class Ingestor:
         vectors = np.concatenate([item.vectors for item in items if item.vectors is not None])
         metadatas = [chunk_metadata(item.document, c, content_hash=item.digest,
                                     sentences=item.sentences,
-                                    instructions=[(i.start, i.end) for i in item.instructions])
+                                    instructions=[(i.start, i.end) for i in item.instructions],
+                                    story=item.story.story if item.story else "")
                      for item in items for c in item.chunks]
         self.store.put_chunks(chunks, vectors, metadatas)
         self.store.commit_documents([(item.document, item.digest, item.root, len(item.chunks))
-                                     for item in items])
+                                     for item in items],
+                                    {item.document.doc_id: item.story
+                                     for item in items if item.story})
         self.store.delete_chunks_except(
             {item.document.doc_id: [c.chunk_id for c in item.chunks] for item in items})
-
-    def write_document(self, document: Document, root: str) -> int:
-        """Index one document now. Its chunk ids are those already stored for this
-        version, so they are overwritten in place: it stays answerable throughout."""
-        item = self._prepare(document, content_hash(document), root, replaces=True)
-        item.vectors = self.embedder.embed([c.text for c in item.chunks])
-        self._store([item])
-        return len(item.chunks)
 
     def reindex(self, progress: Progress | None = None) -> IngestReport:
         """Rebuild every stored document's chunks (after a consistency error), in batches.
@@ -322,7 +337,9 @@ class Ingestor:
         answered during a reindex and an interrupted one leaves nothing worse behind."""
         started = time.perf_counter()
         report = IngestReport()
-        doc_ids = sorted(self.store.manifest())
+        manifest = self.store.manifest()
+        doc_ids = sorted(manifest)
+        stories = _Stories(manifest)
         batch = _Batch()
         for number, (document, entry) in enumerate(self.store.documents_with_text(doc_ids)):
             label = document.path or document.doc_id
@@ -332,6 +349,7 @@ class Ingestor:
             try:
                 item = self._prepare(document, content_hash(document), entry.root,
                                      replaces=True)
+                item.story = stories.assign(document, item.digest, keep=entry.story)
             except LoaderError as exc:
                 report.failed.append((label, str(exc)))
                 continue
@@ -357,7 +375,71 @@ class _Pending:
     replaces: bool
     # Text addressed to a model (rag.text.instructions), found once, here.
     instructions: list[Instruction] = field(default_factory=list)
+    story: StoryMark | None = None  # its story (`_Stories`)
     vectors: np.ndarray | None = None
+
+
+class _Stories:
+    """One story, many copies: an article whose text is a near-duplicate of one already
+    indexed (a wire copy, a reprint, a light edit: `rag.text.minhash.SAME_STORY`) joins
+    that article's story; any other starts its own, named by its id. Retrieval then keeps
+    one passage per story and the citation lists every outlet that carried it.
+
+    Candidates come from locality-sensitive hashing (the signature cut into `BANDS` bands
+    of two hashes; two texts sharing any band are compared: a pair right at the cut shares
+    one with probability 1 - (1 - 0.24²)^64 ≈ 0.98), so a new article is compared with its
+    few likely copies, not with every indexed one. The first match in id order wins, so the
+    same files give the same stories whatever order ingests ran in."""
+
+    BANDS = 64
+
+    def __init__(self, manifest: Mapping[str, ManifestEntry]) -> None:
+        self._story: dict[str, str] = {}
+        self._signature: dict[str, np.ndarray] = {}
+        self._numbers: dict[str, list[str]] = {}
+        self._buckets: dict[tuple[int, bytes], set[str]] = {}
+        for entry in sorted(manifest.values(), key=lambda e: e.doc_id):
+            sig = decode(entry.minhash) if entry.minhash else None
+            if sig is not None:
+                self._add(entry.doc_id, entry.story or entry.doc_id, sig, list(entry.numbers))
+
+    def _bands(self, sig: np.ndarray) -> list[tuple[int, bytes]]:
+        rows = len(sig) // self.BANDS
+        return [(b, sig[b * rows : (b + 1) * rows].tobytes()) for b in range(self.BANDS)]
+
+    def _add(self, doc_id: str, story: str, sig: np.ndarray, found: list[str]) -> None:
+        self._forget(doc_id)
+        self._story[doc_id], self._signature[doc_id] = story, sig
+        self._numbers[doc_id] = found
+        for band in self._bands(sig):
+            self._buckets.setdefault(band, set()).add(doc_id)
+
+    def _forget(self, doc_id: str) -> None:
+        old = self._signature.pop(doc_id, None)
+        self._story.pop(doc_id, None)
+        self._numbers.pop(doc_id, None)
+        for band in self._bands(old) if old is not None else ():
+            self._buckets.get(band, set()).discard(doc_id)
+
+    def assign(self, document: Document, digest: str, keep: str = "") -> StoryMark:
+        """The story of a document about to be written (`digest`: its content hash);
+        `keep` is the story it already has (a re-index keeps it). A new story is named
+        by the document and this version of its text, so a document rewritten beyond
+        recognition does not stay in the story its reprints still carry."""
+        sig, found = signature(document.text), numbers(document.text)
+        self._forget(document.doc_id)
+        story = keep
+        if not story:
+            near = sorted({d for band in self._bands(sig) for d in self._buckets.get(band, ())})
+            if near:
+                scores = similarity(sig, np.stack([self._signature[d] for d in near]))
+                best = next((d for d, score in zip(near, scores, strict=True)
+                             if score >= SAME_STORY
+                             and same_numbers(found, self._numbers[d])), None)
+                story = self._story[best] if best is not None else ""
+        story = story or f"{document.doc_id}@{digest[:12]}"
+        self._add(document.doc_id, story, sig, found)
+        return StoryMark(story, encode(sig), tuple(found))
 
 
 class _Copies:

@@ -96,6 +96,7 @@ def to_passage(hit: StoredChunk, score: float) -> Passage:
         sentences=[(int(s), int(e)) for s, e in json.loads(str(meta.get("sentences", "[]")))],
         instructions=(tuple((int(s), int(e)) for s, e in json.loads(str(meta["instructions"])))
                       if "instructions" in meta else None),
+        story=str(meta.get("story") or meta["doc_id"]),
     )
 
 
@@ -129,12 +130,52 @@ def check_k(k: int) -> None:
         raise InvalidArgumentError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
 
 
+# How many times k a retriever may be asked for while copies of one story fill places.
+STORY_OVERFETCH = 4
+
+
+def one_per_story(passages: Sequence[Passage], k: int) -> list[Passage]:
+    """The first passage of each story, in rank order, at most `k`; passages of one
+    document are kept (they are different parts of it, not copies)."""
+    kept: list[Passage] = []
+    owner: dict[str, str] = {}
+    for passage in passages:
+        first = owner.setdefault(passage.story or passage.doc_id, passage.doc_id)
+        if first == passage.doc_id:
+            kept.append(passage)
+        if len(kept) == k:
+            break
+    return kept
+
+
 class Retriever(ABC):
+    store: Store
+
     def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
                  ) -> list[Passage]:
-        """The `k` best passages for `question` among the chunks `filters` admits."""
+        """The `k` best passages for `question` among the chunks `filters` admits, one
+        per story: near-duplicate articles (`rag.ingest.pipeline._Stories`) are one source,
+        shown once, its other outlets in `Passage.also_in`."""
         check_k(k)
-        return self._retrieve(question, k, build_where(filters))
+        where = build_where(filters)
+        fetch = k
+        while True:
+            found = self._retrieve(question, min(fetch, MAX_K * STORY_OVERFETCH), where)
+            passages = one_per_story(found, k)
+            # Copies took places: look further down, until k stories or nothing more.
+            if len(passages) == k or len(found) < fetch or fetch >= MAX_K * STORY_OVERFETCH:
+                break
+            fetch *= 2
+        return self._with_other_outlets(passages)
+
+    def _with_other_outlets(self, passages: list[Passage]) -> list[Passage]:
+        if not passages:
+            return passages
+        members = self.store.story_members(p.story for p in passages)
+        for passage in passages:
+            passage.also_in = [m for m in members.get(passage.story, [])
+                               if m["doc_id"] != passage.doc_id]
+        return passages
 
     @abstractmethod
     def _retrieve(self, question: str, k: int, where: dict[str, Any] | None

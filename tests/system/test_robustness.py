@@ -264,14 +264,14 @@ def test_old_chunks_answer_until_the_new_version_is_committed(
 
     real_commit, real_delete = store.commit_documents, store.delete_chunks_except
 
-    def commit(entries: Any) -> None:
+    def commit(entries: Any, *stories: Any) -> None:
         # New chunks are stored, the entry still names the old version.
         assert "42 ships" in stored_texts() and "57 ships" in stored_texts()
         answer = assistant.ask(question)
         assert "42" in answer.text and "57" not in answer.text
         assert all("57" not in p.text for p in answer.passages)
         seen.append("before commit")
-        real_commit(entries)
+        real_commit(entries, *stories)
 
     def delete(keep: Any) -> int:
         # Committed; the old chunks are still stored but no longer answer.

@@ -37,7 +37,7 @@ def marked(page: str) -> str:
     return html.unescape(inner)
 
 
-def citation(text: str, start: int, end: int, marker: int = 1, **meta: str) -> Citation:
+def citation(text: str, start: int, end: int, marker: int = 1, **meta: Any) -> Citation:
     return Citation(marker=marker, doc_id="d1", start=start, end=end, quote=text[start:end],
                     **meta)
 
@@ -423,3 +423,16 @@ def test_corpus_label_says_what_is_shown() -> None:
     assert corpus_label(20000, 20000, 500, False) == (
         "Indexed documents: 20,000; the newest 500 shown, find the others by name")
     assert corpus_label(20000, 12, 12, True) == "Indexed documents: 20,000; 12 match"
+
+
+def test_sources_name_the_other_outlets_of_a_story_as_text() -> None:
+    cited = citation("A fact", 0, 6, source="Outlet", also_in=[
+        {"doc_id": "d2", "source": "<b>Wire</b>", "published_at": "2024-04-19T18:00:00"},
+        {"doc_id": "d3", "path": "/x/copy.txt"}])
+
+    panel = render.sources_html([cited])
+    markdown = render.sources_markdown([cited])
+
+    assert "Also in &lt;b&gt;Wire&lt;/b&gt; (2024-04-19), copy.txt" in panel
+    assert "(also in &lt;b&gt;Wire&lt;/b&gt; (2024-04-19), copy.txt)" in markdown
+    assert "rag-carried" not in render.sources_html([citation("A fact", 0, 6)])
