@@ -453,6 +453,9 @@ def format_answer(answer: Any, *, width: int | None = None,
         lines.insert(0, f"[{answer.mode}{': ' + answer.reason if answer.reason else ''}]")
     elif answer.refused and answer.reason:
         lines.insert(1, f"({answer.reason})")
+    if answer.as_of:
+        lines.insert(len(lines) - 1, f"(As of {answer.as_of}, the date of the newest cited "
+                                     "source.)")
     for warning in answer.warnings:
         lines.insert(len(lines) - 1, f"Warning: {shown(warning)}")
     if answer.citations:

@@ -160,6 +160,9 @@ class Answer:
     # One line per retrieved document that carried text addressed to a model, which
     # was kept out of the evidence (rag.verify.quarantine).
     warnings: list[str] = field(default_factory=list)
+    # For a question about how things stand now: the date of the newest cited source
+    # (YYYY-MM-DD), which is as far as the answer can speak for; "" otherwise.
+    as_of: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,6 +172,7 @@ class Answer:
             "mode": self.mode,
             "reason": self.reason,
             "warnings": list(self.warnings),
+            "as_of": self.as_of,
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [s.to_dict() for s in self.sentences],
             "passages": [p.to_dict() for p in self.passages],

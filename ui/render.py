@@ -344,6 +344,9 @@ def answer_markdown(
     body = answer_body_markdown(answer.text, getattr(answer, "sentences", ()) or ())
     if message_index is not None:
         body = link_markers(body, (c.marker for c in answer.citations), message_index)
+    if getattr(answer, "as_of", ""):
+        body += (f"\n\n*As of {sanitize_markdown(answer.as_of)}, the date of the newest "
+                 "cited source.*")
     for warning in getattr(answer, "warnings", ()) or ():
         body += f"\n\n> **⚠ Warning:** {sanitize_markdown(warning)}"
     sources = sources_markdown(answer.citations, names) if with_sources else ""

@@ -18,6 +18,7 @@ from rag.answer.prompts import REFUSAL, answer_messages
 from rag.config import Settings
 from rag.errors import GenerationError
 from rag.index.embeddings import Embedder
+from rag.retrieve.query_analysis import asks_current_state
 from rag.schema import CHECKING, Answer, AnswerMode, AnswerSentence, Passage, Status
 from rag.verify.quarantine import quarantine
 
@@ -31,6 +32,16 @@ ChainEvent = str | Status | Answer
 MIN_RELEVANCE = 0.2
 MIN_CLAIM_WORDS = 4
 CLOSEST_BELOW = "The closest passages are listed below."
+
+
+def as_of(question: str, answer: Answer) -> str:
+    """For a question about how things stand now, the date of the answer's newest cited
+    source: news speaks for the moment it was written, so that is as far as the answer
+    does. "" for other questions, refusals, and sources without a date."""
+    if answer.refused or not asks_current_state(question):
+        return ""
+    return max((c.published_at[:10] for c in answer.citations if c.published_at),
+               default="")
 
 
 def final_answer(events: Iterable[ChainEvent]) -> Answer:
@@ -74,6 +85,7 @@ class AnswerChain:
         for event in self._stream(question, evidence, use_llm=use_llm):
             if isinstance(event, Answer):
                 event = _as_stored(event, passages, warnings)
+                event.as_of = as_of(question, event)
             yield event
 
     def _stream(self, question: str, passages: Sequence[Passage], *, use_llm: bool

@@ -15,12 +15,14 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any, ClassVar
 
 from rag.errors import LoaderError
 from rag.schema import ARTICLE_FIELDS, Document
+from rag.text.lexicon import MONTHS
 
 SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"})
 
@@ -230,7 +232,39 @@ def _document(text: str, path: Path, key: str, meta: dict[str, Any]) -> Document
     # Only where no metadata was given at all: a front matter's empty title is its say.
     if "title" not in meta and path.suffix.lower() in HEADLINE_SUFFIXES:
         fields["title"] = headline(clean)
+    if not fields["published_at"] and "published_at" not in meta \
+            and path.suffix.lower() in HEADLINE_SUFFIXES:
+        fields["published_at"] = dateline(clean)
     return Document(doc_id=doc_id_for(key), text=clean, path=str(path), **fields)
+
+
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+# "April 18, 2024", "Apr. 18 2024", "18 April 2024", "2024-04-18": day, month and year
+# all written out. A date missing any of them is never completed by guessing.
+_FULL_DATE = re.compile(
+    rf"\b(?:(?P<m1>{_MONTH})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<y1>(?:19|20)\d\d)"
+    rf"|(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<m2>{_MONTH})\.?,?\s+(?P<y2>(?:19|20)\d\d)"
+    r"|(?P<y3>(?:19|20)\d\d)-(?P<m3>\d\d)-(?P<d3>\d\d))\b", re.I)
+DATELINE_LINES = 3
+
+
+def dateline(text: str) -> str:
+    """The publication date a plain-text article states before its story starts — on
+    one of its first `DATELINE_LINES` lines ("LONDON, April 18, 2024 (Reuters) -",
+    "Published 18 April 2024") — as YYYY-MM-DD; "" when none of them holds a whole
+    date. Dates further down are events, not publication."""
+    lines = [line for line in text.lstrip().splitlines() if line.strip()][:DATELINE_LINES]
+    for line in lines:
+        for m in _FULL_DATE.finditer(line):
+            year = m.group("y1") or m.group("y2") or m.group("y3")
+            month_text = m.group("m1") or m.group("m2") or m.group("m3")
+            day = m.group("d1") or m.group("d2") or m.group("d3")
+            month = int(month_text) if month_text.isdigit() else MONTHS[month_text.lower()]
+            try:
+                return date(int(year), month, int(day)).isoformat()
+            except ValueError:
+                continue  # "February 30, 2024"
+    return ""
 
 
 def headline(text: str) -> str:
@@ -246,7 +280,8 @@ def headline(text: str) -> str:
     words = len(line.split())
     if (not 2 <= words <= HEADLINE_MAX_WORDS or line[-1] in ".,;:"
             or not any(ch.isalpha() for ch in line) or _INNER_STOP.search(line)
-            or line.lower().startswith("by ")):  # a byline, not a headline
+            or line.lower().startswith("by ")  # a byline, not a headline
+            or len(_FULL_DATE.sub("", line).split()) < 2):  # a date line
         return ""
     return line
 

@@ -11,11 +11,32 @@ from __future__ import annotations
 
 import calendar
 import re
+import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
+from pathlib import Path
 
 from rag.text.lexicon import MONTHS
+
+# -- the present ----------------------------------------------------------------
+
+TIME_WORDS_FILE = Path(__file__).with_name("time_words.toml")
+
+
+@cache
+def _current_state_pattern() -> re.Pattern[str]:
+    data = tomllib.loads(TIME_WORDS_FILE.read_text(encoding="utf-8"))
+    terms = sorted([*data["words"], *data["phrases"]], key=len, reverse=True)
+    return re.compile(r"\b(?:" + "|".join(re.escape(t) for t in terms) + r")\b", re.I)
+
+
+def asks_current_state(question: str) -> bool:
+    """Whether the question asks how things stand now ("What is the latest on …?",
+    "Are the troops still there?"): words in `time_words.toml`."""
+    return _current_state_pattern().search(question) is not None
+
 
 # -- outlets --------------------------------------------------------------------
 

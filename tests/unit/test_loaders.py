@@ -141,6 +141,8 @@ HEADLINE = "Peacekeepers leave Karabakh"
     ("By Jane Smith\nRussian troops left in April.\n", ""),
     ("Karabakh\nRussian troops left in April.\n", ""),
     ("Peacekeepers leave Karabakh\n", ""),
+    # A date on its own line is a dateline, not a headline.
+    ("April 18, 2024\nRussian troops left in April.\n", ""),
 ])
 def test_a_plain_text_headline_is_the_title(tmp_path: Path, text: str, title: str) -> None:
     for suffix in (".txt", ".md"):
@@ -155,3 +157,32 @@ def test_metadata_titles_win_over_the_headline(tmp_path: Path) -> None:
     path.write_text("---\ntitle: From metadata\n---\nA headline line\n\nBody.\n", encoding="utf-8")
     (document,) = load_file(path, max_bytes=LIMIT)
     assert document.title == "From metadata"
+
+
+@pytest.mark.parametrize(("text", "published"), [
+    ("Peacekeepers leave\nLONDON, April 18, 2024 (Reuters) - Russian troops left.\n",
+     "2024-04-18"),
+    ("Peacekeepers leave\nPublished 18th Sept. 2023\n\nRussian troops left.\n", "2023-09-18"),
+    ("2024-04-18\nRussian troops left.\n", "2024-04-18"),
+    # No year, an impossible day, or a date only down in the story: no date is made up.
+    ("Peacekeepers leave\nOn April 17 the troops left.\n", ""),
+    ("Peacekeepers leave\nFebruary 30, 2024 - text\n", ""),
+    ("Peacekeepers leave\nOne.\nTwo.\nThree.\nThey came on April 18, 2020.\n", ""),
+])
+def test_a_plain_text_dateline_is_the_publication_date(tmp_path: Path, text: str,
+                                                      published: str) -> None:
+    path = tmp_path / "a.txt"
+    path.write_text(text, encoding="utf-8")
+    (document,) = load_file(path, max_bytes=LIMIT)
+    assert document.published_at == published
+
+
+def test_metadata_dates_win_over_the_dateline(tmp_path: Path) -> None:
+    path = tmp_path / "a.md"
+    path.write_text("---\npublished_at: '2024-05-01'\n---\nApril 18, 2024\nBody.\n",
+                    encoding="utf-8")
+    (document,) = load_file(path, max_bytes=LIMIT)
+    assert document.published_at == "2024-05-01"
+    path.write_text("---\npublished_at: ''\n---\nApril 18, 2024\nBody.\n", encoding="utf-8")
+    (document,) = load_file(path, max_bytes=LIMIT)
+    assert document.published_at == ""  # an empty date in metadata is its say
