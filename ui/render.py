@@ -359,6 +359,9 @@ def citation_choices(
     """(label, value) pairs for the citation chips, one per marker."""
     seen: set[int] = set()
     choices = []
+    # Sources of different days: each chip says its day, so the reader sees which fact
+    # is older.
+    dated = len({c.published_at[:10] for c in citations if c.published_at}) > 1
     for c in citations:
         if c.marker in seen:
             continue
@@ -371,5 +374,6 @@ def citation_choices(
         cited = words if len(words) <= 40 else words[:39] + "…"
         if len(c.quote.split()) > 6 and not cited.endswith("…"):
             cited += "…"
-        choices.append((f"[{c.marker}] {short}: “{cited}”", str(c.marker)))
+        day = f" ({c.published_at[:10]})" if dated and c.published_at else ""
+        choices.append((f"[{c.marker}] {short}{day}: “{cited}”", str(c.marker)))
     return choices

@@ -162,6 +162,18 @@ def test_chips_of_one_article_differ_by_the_words_they_cite() -> None:
                       "[2] Peacekeepers leave Karabakh: “They had arrived in 2020 under…”"]
 
 
+def test_chips_say_the_day_only_when_the_sources_differ_in_it() -> None:
+    monday = citation("Harbour reopened.", 0, 17, title="Harbour", published_at="2024-04-15")
+    thursday = citation("57 ships docked.", 0, 16, title="Harbour", marker=2,
+                        published_at="2024-04-18T09:00:00")
+    labels = [label for label, _ in render.citation_choices([monday, thursday])]
+    assert labels == ["[1] Harbour (2024-04-15): “Harbour reopened.”",
+                      "[2] Harbour (2024-04-18): “57 ships docked.”"]
+    same_day = citation("More ships.", 0, 11, title="Harbour", marker=2,
+                        published_at="2024-04-15")
+    assert "(2024-04-15)" not in render.citation_choices([monday, same_day])[0][0]
+
+
 # -- answers as Markdown ------------------------------------------------------------
 
 
