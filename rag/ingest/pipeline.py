@@ -54,8 +54,8 @@ from rag.text.minhash import (
 Progress = Callable[[int, int, str], None]
 
 # Chunks embedded and committed together. A killed ingest loses at most one batch of work
-# (the chaos test's kills inside a write left up to 209 uncommitted chunks; nothing
-# committed is touched, and the next run redoes them). Committing per file would lose
+# (the chaos test's kills inside a write left up to 256 uncommitted chunks, one whole
+# batch; nothing committed is touched, and the next run redoes them). Committing per file would lose
 # less but costs too much: `python -m bench.ingest_batches` (evals/results/
 # ingest_batches.json) measured 326 MultiHop-RAG files 2.23x slower committed one chunk at
 # a time, 1.08x slower in batches of 64, against this size.
