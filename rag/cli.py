@@ -208,6 +208,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"Nothing is indexed in {assistant.stats()['chroma']} yet; "
                   f"add articles with `rag ingest PATH`.")
         else:
+            stories: dict[str, list[dict[str, Any]]] = {}
+            for row in rows:
+                stories.setdefault(row["story"], []).append(row)
             for row in rows:
                 title = shown(row["title"] or Path(row["path"]).name)
                 print(f"{row['doc_id']}  {row['published_at'][:10]:10}  "
@@ -215,6 +218,11 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                       f"{plural(row['chunks'], 'chunk'):>10}  {title}")
                 for copy in row.get("copies", []):
                     print(f"{'':16}  same text also in {shown(copy)}")
+                others = [o for o in stories[row["story"]] if o["doc_id"] != row["doc_id"]]
+                if others:
+                    print(f"{'':16}  same story as " + ", ".join(
+                        f"{o['doc_id']} ({shown(o['source'] or Path(o['path']).name)})"
+                        for o in others))
         return EXIT_OK
     if args.command == "delete":
         assistant.delete(args.doc_id)

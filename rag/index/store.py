@@ -325,7 +325,7 @@ class Store:
         """Every document's metadata and chunk count, without reading its text."""
         return [{**{name: str(meta.get(name, "")) for name in _DOC_FIELDS},
                  "doc_id": doc_id, "chunks": int(meta.get("chunks", 0)),
-                 "copies": list(_copies(meta))}
+                 "copies": list(_copies(meta)), STORY: str(meta.get(STORY) or doc_id)}
                 for doc_id, meta in self._document_metadata()]
 
     def _document_metadata(self) -> Iterable[tuple[str, dict[str, Any]]]:

@@ -116,3 +116,18 @@ def test_an_original_rewritten_beyond_recognition_leaves_its_reprints_story(
     assert entries["a-original.txt"].story != entries["b-reprint.md"].story
     passages = assistant.retrieve("How many ships docked?", k=10)
     assert all(not p.also_in for p in passages if p.doc_id == entries["a-original.txt"].doc_id)
+
+
+def test_rag_docs_lists_the_other_documents_of_a_story(tmp_path: Path) -> None:
+    from tests.system.test_cli import rag
+
+    home = tmp_path / "home"
+    assert rag(home, "ingest", str(write_corpus(tmp_path / "corpus"))).returncode == 0
+    lines = rag(home, "docs").stdout.splitlines()
+    rows = [i for i, line in enumerate(lines) if not line.startswith(" ")]
+    reprint_row = next(i for i in rows if "Wire Daily" in lines[i])
+    original_row = next(i for i in rows if "a-original.txt" in lines[i])
+    assert "same story as" in lines[original_row + 1]
+    assert "(Wire Daily)" in lines[original_row + 1]
+    assert "same story as" in lines[reprint_row + 1] and "a-original.txt" in lines[reprint_row + 1]
+    assert sum("same story as" in line for line in lines) == 2  # c-other is a story alone
