@@ -9,6 +9,7 @@ import contextlib
 import logging
 import shutil
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,14 @@ def _copies_note(copies: Sequence[str]) -> str:
         return ""
     names = ", ".join(Path(p).name for p in copies[:3]) + (" …" if len(copies) > 3 else "")
     return f" (same text also in {names})"
+
+
+def _story_note(row: Mapping[str, Any], story_sizes: Mapping[str, int]) -> str:
+    """A near-duplicate of other documents (a reprint) is one story with them."""
+    others = story_sizes.get(str(row.get("story") or row["doc_id"]), 1) - 1
+    if others < 1:
+        return ""
+    return f" (one story with {others} other document{'s' if others > 1 else ''})"
 
 
 def new_session() -> dict[str, Any]:
@@ -132,11 +141,12 @@ class Handlers:
         self, selected_sources: Sequence[str] | None = None, search: str | None = None
     ) -> tuple[Any, Any, Any]:
         documents = self.assistant.documents()
+        story_sizes = Counter(str(d.get("story") or d["doc_id"]) for d in documents)
         matching = find_documents(documents, search or "")
         rows = [
             [
                 render.display_title(d["title"], d.get("path", ""), d["doc_id"])
-                + _copies_note(d.get("copies") or []),
+                + _copies_note(d.get("copies") or []) + _story_note(d, story_sizes),
                 d.get("source", ""),
                 render.display_date(d.get("published_at", "")),
                 d["chunks"],
@@ -155,7 +165,10 @@ class Handlers:
             gr.Dropdown(choices=delete_choices, value=None),
             # With no outlet names in the corpus an empty list would look broken: say why.
             # (No value at all without names: Gradio warns that [] is not a choice.)
+            # multiselect, as the component is: otherwise Gradio reads [] as one value
+            # missing from the choices, and warns on every corpus view.
             gr.Dropdown(choices=names, value=kept if names else None, interactive=bool(names),
+                        multiselect=True,
                         label="Outlets (all when empty)" if names
                         else "Outlets: no indexed document names its outlet"),
         )

@@ -131,3 +131,15 @@ def test_rag_docs_lists_the_other_documents_of_a_story(tmp_path: Path) -> None:
     assert "(Wire Daily)" in lines[original_row + 1]
     assert "same story as" in lines[reprint_row + 1] and "a-original.txt" in lines[reprint_row + 1]
     assert sum("same story as" in line for line in lines) == 2  # c-other is a story alone
+
+
+def test_the_corpus_table_says_which_documents_are_one_story(
+        make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
+    from ui.handlers import Handlers
+
+    assistant = make_assistant()
+    assistant.ingest(write_corpus(tmp_path / "corpus"))
+    table, *_ = Handlers(assistant, assistant.settings).corpus_views()
+    titles = [row[0] for row in table.value["data"]]
+    assert sum(t.endswith("(one story with 1 other document)") for t in titles) == 2
+    assert any("c-other" in t and "story" not in t for t in titles)
