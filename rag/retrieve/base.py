@@ -130,7 +130,7 @@ def check_k(k: int) -> None:
         raise InvalidArgumentError(f"k must be a whole number from 1 to {MAX_K}, got {k!r}")
 
 
-# How many times k a retriever may be asked for while copies of one story fill places.
+# How many times k a retriever is asked for when copies of one story took places.
 STORY_OVERFETCH = 4
 
 
@@ -158,14 +158,13 @@ class Retriever(ABC):
         shown once, its other outlets in `Passage.also_in`."""
         check_k(k)
         where = build_where(filters)
-        fetch = k
-        while True:
-            found = self._retrieve(question, min(fetch, MAX_K * STORY_OVERFETCH), where)
+        # Copies took places: look further down, at most twice (each look reranks the
+        # candidates again), until k stories or nothing more.
+        for fetch in (k, k * STORY_OVERFETCH, MAX_K * STORY_OVERFETCH):
+            found = self._retrieve(question, fetch, where)
             passages = one_per_story(found, k)
-            # Copies took places: look further down, until k stories or nothing more.
-            if len(passages) == k or len(found) < fetch or fetch >= MAX_K * STORY_OVERFETCH:
+            if len(passages) == k or len(found) < fetch:
                 break
-            fetch *= 2
         return self._with_other_outlets(passages)
 
     def _with_other_outlets(self, passages: list[Passage]) -> list[Passage]:

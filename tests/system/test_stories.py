@@ -143,3 +143,34 @@ def test_the_corpus_table_says_which_documents_are_one_story(
     titles = [row[0] for row in table.value["data"]]
     assert sum(t.endswith("(one story with 1 other document)") for t in titles) == 2
     assert any("c-other" in t and "story" not in t for t in titles)
+
+
+def test_a_story_carried_by_many_outlets_takes_one_place(
+        make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    seed = SEED.read_text(encoding="utf-8")
+    lines = seed.rstrip("\n").split("\n")
+    (corpus / "original.txt").write_text(seed, encoding="utf-8")
+    for n in range(12):  # each outlet cuts a different line
+        body = "\n".join(line for i, line in enumerate(lines) if i != n % len(lines))
+        (corpus / f"outlet-{n:02d}.md").write_text(
+            f"---\nsource: Outlet {n:02d}\npublished_at: 2024-04-{n + 10}\n---\n{body}\n",
+            encoding="utf-8")
+    for n, topic in enumerate(("the harbour reopened after the storm",
+                               "the peacekeepers' radio exercise in Cyprus ended")):
+        (corpus / f"other-{n}.txt").write_text(f"Officials said {topic} on Friday.\n",
+                                               encoding="utf-8")
+    assistant = make_assistant()
+    assert assistant.ingest(corpus).ok
+
+    passages = assistant.retrieve(QUESTION, k=8)
+    by_story: dict[str, set[str]] = {}
+    for p in passages:
+        by_story.setdefault(p.story, set()).add(p.doc_id)
+    assert all(len(docs) == 1 for docs in by_story.values())  # one document per story
+    # The story's place goes to its best-ranked passage, of whichever document; the other
+    # twelve of its thirteen documents are named beside it.
+    big = next(p for p in passages if len(p.also_in) == 12)
+    sources = {m["source"] for m in big.also_in} | {big.source}
+    assert sources == {"", *(f"Outlet {n:02d}" for n in range(12))}
