@@ -84,6 +84,7 @@ class Passage:
     # Its story (near-duplicate articles, rag.text.minhash) and the story's other
     # documents: {doc_id, title, source, published_at, path} each.
     story: str = field(default="", compare=False)
+    story_shared: bool = field(default=False, repr=False, compare=False)
     also_in: list[dict[str, str]] = field(default_factory=list, compare=False)
 
     def to_dict(self) -> dict[str, Any]:

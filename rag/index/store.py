@@ -48,6 +48,7 @@ SentenceSink = Callable[[Mapping[str, np.ndarray]], None]
 
 _DOC_FIELDS = (*ARTICLE_FIELDS, "path")
 STORY = "story"
+STORY_SHARED = "story_shared"
 COPIES = "copies"
 
 
@@ -76,6 +77,8 @@ class StoryMark:
     story: str
     minhash: str
     numbers: tuple[str, ...]
+    shared: bool = False  # the story has other documents
+    newly_shared: tuple[str, ...] = ()  # its one other document, until now alone in it
 
 
 @dataclass(frozen=True)
@@ -341,6 +344,20 @@ class Store:
             result = self.documents.get(ids=ids, include=["metadatas"])
         return {i: str(m["content_hash"]) for i, m in zip(result["ids"], result["metadatas"],
                                                           strict=True)}
+
+    def mark_story_shared(self, doc_ids: Sequence[str]) -> None:
+        """Mark the chunks of documents whose story a copy has just joined."""
+        if not doc_ids:
+            return
+        with _chroma_errors("listing chunks of shared stories"):
+            ids = self.chunks.get(where={"doc_id": {"$in": list(doc_ids)}}, include=[])["ids"]
+        if not ids:
+            return
+        with self._writing("marking shared stories"):
+            for begin in range(0, len(ids), self._batch):
+                part = ids[begin : begin + self._batch]
+                # update() changes only the keys given; the rest of each chunk stays.
+                self.chunks.update(ids=part, metadatas=[{STORY_SHARED: True}] * len(part))
 
     def story_members(self, stories: Iterable[str]) -> dict[str, list[dict[str, str]]]:
         """Per story, every committed document of it (id, title, outlet, date), in id
@@ -661,11 +678,13 @@ def sentences_in_chunk(text: str, start: int, sentences: Iterable[Sequence[int]]
 def chunk_metadata(document: Document, chunk: Chunk, *, content_hash: str,
                    sentences: Sequence[tuple[int, int]],
                    instructions: Sequence[tuple[int, int]] = (),
-                   story: str = "") -> dict[str, Any]:
+                   story: str = "", story_shared: bool = False) -> dict[str, Any]:
     meta: dict[str, Any] = {
         "doc_id": document.doc_id,
-        # Retrieval keeps one passage per story (near-duplicate articles).
+        # Retrieval keeps one passage per story (near-duplicate articles), and looks up
+        # the story's other documents only where it has some.
         STORY: story or document.doc_id,
+        STORY_SHARED: story_shared,
         "content_hash": content_hash,
         "start": chunk.start,
         "end": chunk.end,

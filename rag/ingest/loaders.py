@@ -205,11 +205,16 @@ def decode(data: bytes) -> str:
     raise LoaderError(f"not UTF-8, and the encoding is ambiguous ({names}); save it as UTF-8")
 
 
+UTF16_MIN_BYTES = 32
+
+
 def _utf16_without_bom(data: bytes) -> str | None:
     """UTF-16 saved without a byte-order mark (some Windows tools do): Latin text then
     has a NUL byte beside nearly every character, all on one side of each pair. Read it
     when that pattern is plain and the result is text; otherwise None (binary)."""
-    if len(data) % 2:
+    # A few bytes do not make a pattern: "0" then NUL is more likely a broken file than
+    # the one-letter text "0" in UTF-16.
+    if len(data) % 2 or len(data) < UTF16_MIN_BYTES:
         return None
     pairs = len(data) // 2
     for encoding, zeros in (("utf-16-le", data[1::2]), ("utf-16-be", data[0::2])):

@@ -321,13 +321,16 @@ class Ingestor:
         metadatas = [chunk_metadata(item.document, c, content_hash=item.digest,
                                     sentences=item.sentences,
                                     instructions=[(i.start, i.end) for i in item.instructions],
-                                    story=item.story.story if item.story else "")
+                                    story=item.story.story if item.story else "",
+                                    story_shared=bool(item.story and item.story.shared))
                      for item in items for c in item.chunks]
         self.store.put_chunks(chunks, vectors, metadatas)
         self.store.commit_documents([(item.document, item.digest, item.root, len(item.chunks))
                                      for item in items],
                                     {item.document.doc_id: item.story
                                      for item in items if item.story})
+        self.store.mark_story_shared(sorted(
+            {d for item in items if item.story for d in item.story.newly_shared}))
         self.store.delete_chunks_except(
             {item.document.doc_id: [c.chunk_id for c in item.chunks] for item in items})
 
@@ -395,6 +398,7 @@ class _Stories:
 
     def __init__(self, manifest: Mapping[str, ManifestEntry]) -> None:
         self._story: dict[str, str] = {}
+        self._members: dict[str, set[str]] = {}  # story -> its documents
         self._signature: dict[str, np.ndarray] = {}
         self._numbers: dict[str, list[str]] = {}
         self._buckets: dict[tuple[int, bytes], set[str]] = {}
@@ -410,13 +414,16 @@ class _Stories:
     def _add(self, doc_id: str, story: str, sig: np.ndarray, found: list[str]) -> None:
         self._forget(doc_id)
         self._story[doc_id], self._signature[doc_id] = story, sig
+        self._members.setdefault(story, set()).add(doc_id)
         self._numbers[doc_id] = found
         for band in self._bands(sig):
             self._buckets.setdefault(band, set()).add(doc_id)
 
     def _forget(self, doc_id: str) -> None:
         old = self._signature.pop(doc_id, None)
-        self._story.pop(doc_id, None)
+        story = self._story.pop(doc_id, None)
+        if story is not None:
+            self._members.get(story, set()).discard(doc_id)
         self._numbers.pop(doc_id, None)
         for band in self._bands(old) if old is not None else ():
             self._buckets.get(band, set()).discard(doc_id)
@@ -438,8 +445,12 @@ class _Stories:
                              and same_numbers(found, self._numbers[d])), None)
                 story = self._story[best] if best is not None else ""
         story = story or f"{document.doc_id}@{digest[:12]}"
+        before = sorted(self._members.get(story, set()) - {document.doc_id})
         self._add(document.doc_id, story, sig, found)
-        return StoryMark(story, encode(sig), tuple(found))
+        # A story's first copy makes its lone document shared too: its chunks, written
+        # before, get the mark after this commit (`Store.mark_story_shared`).
+        return StoryMark(story, encode(sig), tuple(found), shared=bool(before),
+                         newly_shared=tuple(before) if len(before) == 1 else ())
 
 
 class _Copies:

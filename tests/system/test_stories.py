@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from rag import Assistant
 from rag.cli import format_answer
@@ -174,3 +175,19 @@ def test_a_story_carried_by_many_outlets_takes_one_place(
     big = next(p for p in passages if len(p.also_in) == 12)
     sources = {m["source"] for m in big.also_in} | {big.source}
     assert sources == {"", *(f"Outlet {n:02d}" for n in range(12))}
+
+
+def test_stories_without_copies_cost_no_lookup(
+        make_assistant: Callable[..., Assistant], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = write_corpus(tmp_path / "corpus")
+    (corpus / "b-reprint.md").unlink()
+    assistant = make_assistant()
+    assistant.ingest(corpus)
+
+    def no_lookup(stories: object) -> None:
+        raise AssertionError("a story without copies was looked up")
+
+    monkeypatch.setattr(assistant.store, "story_members", no_lookup)
+    passages = assistant.retrieve(QUESTION, k=5)
+    assert passages and not any(p.also_in or p.story_shared for p in passages)

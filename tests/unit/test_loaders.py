@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rag.errors import LoaderError
@@ -119,6 +119,7 @@ def test_invisible_characters_are_removed(tmp_path: Path) -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(st.text(min_size=1, max_size=300))
+@example("0\x00")  # two bytes that also read as UTF-16 "0": too few to be sure of it
 def test_any_unicode_text_round_trips(text: str) -> None:
     data = text.encode("utf-8")
     if b"\x00" in data:
