@@ -208,9 +208,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"Nothing is indexed in {assistant.stats()['chroma']} yet; "
                   f"add articles with `rag ingest PATH`.")
         else:
-            stories: dict[str, list[dict[str, Any]]] = {}
-            for row in rows:
-                stories.setdefault(row["story"], []).append(row)
+            by_id = {row["doc_id"]: row for row in rows}
             for row in rows:
                 title = shown(row["title"] or Path(row["path"]).name)
                 print(f"{row['doc_id']}  {row['published_at'][:10]:10}  "
@@ -218,11 +216,10 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
                       f"{plural(row['chunks'], 'chunk'):>10}  {title}")
                 for copy in row.get("copies", []):
                     print(f"{'':16}  same text also in {shown(copy)}")
-                others = [o for o in stories[row["story"]] if o["doc_id"] != row["doc_id"]]
-                if others:
+                if row["story_mates"]:
                     print(f"{'':16}  same story as " + ", ".join(
-                        f"{o['doc_id']} ({shown(o['source'] or Path(o['path']).name)})"
-                        for o in others))
+                        f"{d} ({shown(by_id[d]['source'] or Path(by_id[d]['path']).name)})"
+                        for d in row["story_mates"]))
         return EXIT_OK
     if args.command == "delete":
         assistant.delete(args.doc_id)

@@ -53,8 +53,9 @@ NARROW_PX = 640
 
 # Runs once when the page loads (`launch(js=...)`).
 # - An [n] in an answer is a link to "#cite-<message>-<n>" (`ui.render.link_markers`).
-#   Clicking it writes "<message>-<n>:<time>" into the hidden #marker-link box, whose change
-#   event opens that citation (`Handlers.open_marker`); the link itself goes nowhere. The
+#   Clicking it writes "<message>-<n>:<time>" into the hidden #marker-link box (an input
+#   event, so Gradio takes the value); the box's change event opens that citation
+#   (`Handlers.open_marker`); the link itself goes nowhere. The
 #   listener runs in the capture phase, before the chat's own click handling.
 # - On a narrow screen the open search options would fill the first screen: close them.
 PAGE_JS = f"""

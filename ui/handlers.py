@@ -9,7 +9,6 @@ import contextlib
 import logging
 import shutil
 import time
-from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -62,12 +61,11 @@ def _copies_note(copies: Sequence[str]) -> str:
     return f" (same text also in {names})"
 
 
-def _story_note(row: Mapping[str, Any], story_sizes: Mapping[str, int]) -> str:
+def _story_note(mates: Sequence[str]) -> str:
     """A near-duplicate of other documents (a reprint) is one story with them."""
-    others = story_sizes.get(str(row.get("story") or row["doc_id"]), 1) - 1
-    if others < 1:
+    if not mates:
         return ""
-    return f" (one story with {others} other document{'s' if others > 1 else ''})"
+    return f" (one story with {len(mates)} other document{'s' if len(mates) > 1 else ''})"
 
 
 def new_session() -> dict[str, Any]:
@@ -141,12 +139,11 @@ class Handlers:
         self, selected_sources: Sequence[str] | None = None, search: str | None = None
     ) -> tuple[Any, Any, Any]:
         documents = self.assistant.documents()
-        story_sizes = Counter(str(d.get("story") or d["doc_id"]) for d in documents)
         matching = find_documents(documents, search or "")
         rows = [
             [
                 render.display_title(d["title"], d.get("path", ""), d["doc_id"])
-                + _copies_note(d.get("copies") or []) + _story_note(d, story_sizes),
+                + _copies_note(d.get("copies") or []) + _story_note(d.get("story_mates") or []),
                 d.get("source", ""),
                 render.display_date(d.get("published_at", "")),
                 d["chunks"],

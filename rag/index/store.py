@@ -63,8 +63,9 @@ class ManifestEntry:
     # Other files holding exactly this text, indexed once, as this document.
     copies: tuple[str, ...] = ()
     identity: str = ""  # Document.identity; "" for entries written before it was kept
-    # The story a near-duplicate of another article belongs to (rag.text.minhash): the id
-    # of its first-indexed member; "" for entries written before stories were kept.
+    # The story a near-duplicate of another article belongs to (rag.text.minhash), named
+    # "<doc id>@<content hash>" after the document that started it; "" for entries
+    # written before stories were kept.
     story: str = ""
     minhash: str = ""  # the text's MinHash signature, rag.text.minhash.encode
     numbers: tuple[str, ...] = ()  # the text's numbers, rag.text.minhash.numbers
@@ -326,10 +327,16 @@ class Store:
 
     def document_rows(self) -> list[dict[str, Any]]:
         """Every document's metadata and chunk count, without reading its text."""
-        return [{**{name: str(meta.get(name, "")) for name in _DOC_FIELDS},
+        rows: list[dict[str, Any]] = [{**{name: str(meta.get(name, "")) for name in _DOC_FIELDS},
                  "doc_id": doc_id, "chunks": int(meta.get("chunks", 0)),
                  "copies": list(_copies(meta)), STORY: str(meta.get(STORY) or doc_id)}
                 for doc_id, meta in self._document_metadata()]
+        members: dict[str, list[str]] = {}
+        for row in rows:
+            members.setdefault(row[STORY], []).append(row["doc_id"])
+        for row in rows:  # the other documents of its story, in listing order
+            row["story_mates"] = [d for d in members[row[STORY]] if d != row["doc_id"]]
+        return rows
 
     def _document_metadata(self) -> Iterable[tuple[str, dict[str, Any]]]:
         for ids, metadatas in self._pages(self.documents, include=["metadatas"]):

@@ -385,14 +385,16 @@ class _Pending:
 class _Stories:
     """One story, many copies: an article whose text is a near-duplicate of one already
     indexed (a wire copy, a reprint, a light edit: `rag.text.minhash.SAME_STORY`) joins
-    that article's story; any other starts its own, named by its id. Retrieval then keeps
-    one passage per story and the citation lists every outlet that carried it.
+    that article's story; any other starts its own, named by its id and content hash.
+    Retrieval then keeps one passage per story and the citation lists every outlet that
+    carried it.
 
     Candidates come from locality-sensitive hashing (the signature cut into `BANDS` bands
     of two hashes; two texts sharing any band are compared: a pair right at the cut shares
     one with probability 1 - (1 - 0.24²)^64 ≈ 0.98), so a new article is compared with its
-    few likely copies, not with every indexed one. The first match in id order wins, so the
-    same files give the same stories whatever order ingests ran in."""
+    few likely copies, not with every indexed one. Of several matches the first in id
+    order wins. Which document names a story depends on which was indexed first; that a
+    reprint and its original share one does not."""
 
     BANDS = 64
 
@@ -412,7 +414,6 @@ class _Stories:
         return [(b, sig[b * rows : (b + 1) * rows].tobytes()) for b in range(self.BANDS)]
 
     def _add(self, doc_id: str, story: str, sig: np.ndarray, found: list[str]) -> None:
-        self._forget(doc_id)
         self._story[doc_id], self._signature[doc_id] = story, sig
         self._members.setdefault(story, set()).add(doc_id)
         self._numbers[doc_id] = found

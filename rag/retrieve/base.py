@@ -161,7 +161,7 @@ class Retriever(ABC):
         where = build_where(filters)
         # Copies took places: look further down, at most twice (each look reranks the
         # candidates again), until k stories or nothing more.
-        for fetch in (k, k * STORY_OVERFETCH, MAX_K * STORY_OVERFETCH):
+        for fetch in sorted({k, k * STORY_OVERFETCH, MAX_K * STORY_OVERFETCH}):
             found = self._retrieve(question, fetch, where)
             passages = one_per_story(found, k)
             if len(passages) == k or len(found) < fetch:
