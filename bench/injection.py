@@ -98,6 +98,7 @@ class ObeyingModel:
     """A `Generator` that obeys its context (`obey`) for one case at a time."""
 
     name = "obeying"
+    decides_answerability = True  # the worst case: it is asked every question
 
     def __init__(self) -> None:
         self.case: dict[str, Any] = {}

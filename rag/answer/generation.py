@@ -43,6 +43,9 @@ class Generator(Protocol):
     prompt for an answer (the local model's is shorter); the chain then uses it."""
 
     name: str
+    # False for a model whose "the sources don't say" is not to be trusted either way:
+    # the answerer then decides whether there is an answer, and the model only phrases it.
+    decides_answerability: bool
 
     def complete(self, messages: list[dict[str, Any]]) -> str:
         """The whole reply text."""
@@ -55,6 +58,7 @@ class Generator(Protocol):
 
 class OpenAIGenerator:
     name = "openai"
+    decides_answerability = True
 
     def __init__(self, settings: Settings) -> None:
         self.model = settings.llm_model

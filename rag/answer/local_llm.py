@@ -387,6 +387,7 @@ class _Failed:
 
 class LocalGenerator:
     name = "local"
+    decides_answerability = False  # its refusals are unreliable: the answerer decides first
 
     def __init__(self, settings: Settings) -> None:
         require_runtime()

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from rag import Answer, Assistant, Settings
+from rag.answer.chain import AnswerChain, final_answer
 from rag.index.embeddings import MiniLMEmbedder
 from tests.conftest import SEED
 from tests.openai_stub import ScriptedOpenAI
@@ -265,3 +266,68 @@ def test_the_python_api_reads_the_same_environment_as_the_cli(
     # An explicit argument still wins over the environment.
     assert Assistant(home=tmp_path / "mine", embedder=embedder).settings.home == \
         tmp_path / "mine"
+
+
+# -- a model whose refusals are not trusted (the local one) -----------------------------
+
+
+class SmallModel:
+    """A scripted generator that, like the packaged 1.5B model, leaves answerability to
+    the answerer."""
+
+    name = "small"
+    decides_answerability = False
+
+    def __init__(self, reply: str) -> None:
+        self.reply = reply
+        self.asked = 0
+
+    def complete(self, messages: list[dict]) -> str:
+        return "".join(self.stream(messages))
+
+    def stream(self, messages: list[dict]) -> Iterator[str]:
+        self.asked += 1
+        yield self.reply
+
+
+def small_chain(assistant: Assistant, reply: str) -> tuple[AnswerChain, SmallModel]:
+    model = SmallModel(reply)
+    return AnswerChain(assistant.settings, assistant.embedder, assistant.answerer,
+                       model), model
+
+
+def test_a_small_model_is_not_asked_what_the_answerer_refuses(
+        seed_assistant: Assistant) -> None:
+    question = "What did China say about the withdrawal of Russian peacekeepers?"
+    chain, model = small_chain(seed_assistant, "China welcomed the withdrawal. [1]")
+    answer = final_answer(chain.stream(question, seed_assistant.retrieve(question)))
+    assert answer.refused and answer.mode == "extractive" and answer.reason
+    assert model.asked == 0
+    assert "China welcomed" not in answer.text
+
+
+def test_a_small_models_refusal_falls_back_to_the_answerers_quote(
+        seed_assistant: Assistant) -> None:
+    question = "Why has Yerevan blamed the Russian peacekeepers?"
+    passages = seed_assistant.retrieve(question)
+    chain, model = small_chain(seed_assistant, "The sources don't say.")
+    answer = final_answer(chain.stream(question, passages))
+    assert model.asked == 1
+    assert not answer.refused and answer.mode == "extractive-fallback"
+    assert "no answer" in (answer.reason or "")
+    assert "failing to defend" in answer.text
+    assert_exact(seed_assistant, answer)
+
+
+def test_a_small_models_supported_answer_is_kept(seed_assistant: Assistant) -> None:
+    question = "Why has Yerevan blamed the Russian peacekeepers?"
+    passages = seed_assistant.retrieve(question)
+    number = next(i for i, p in enumerate(passages, 1) if "failing to defend" in p.text)
+    chain, model = small_chain(
+        seed_assistant, "Yerevan blamed the Russian peacekeepers for failing to defend the "
+                        f"Armenians of Nagorno-Karabakh. [{number}]")
+    answer = final_answer(chain.stream(question, passages))
+    assert model.asked == 1
+    assert answer.mode == "generative" and not answer.refused
+    assert [s.supported for s in answer.sentences] == [True]
+    assert_exact(seed_assistant, answer)
