@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 QUESTION ?= Why did the peacekeepers leave?
 MULTIHOP ?= ../shared/bench/multihop-rag
 
-.PHONY: setup train run run-local serve screenshot test lint chromium bench bench-retrieval eval clean
+.PHONY: setup train run run-local serve screenshot test lint chromium bench bench-retrieval bench-conflicts eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -74,6 +74,10 @@ bench: setup
 bench-retrieval: setup
 	$(BIN)/python -m bench.retrieval --articles $(MULTIHOP)/articles.jsonl \
 		--queries $(MULTIHOP)/queries.jsonl --json evals/results/retrieval.json
+
+# Conflicting sources: precision and recall on a labelled set made from the articles.
+bench-conflicts: setup
+	$(BIN)/python -m bench.conflicts --multihop $(MULTIHOP) --json evals/results/conflicts.json
 
 clean:
 	rm -rf $(VENV) .rag .pytest_cache .mypy_cache .ruff_cache

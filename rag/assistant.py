@@ -26,6 +26,10 @@ from rag.retrieve.factory import make_retriever
 from rag.schema import Answer, Citation, Document, IngestReport, Passage, Status
 from rag.validation import validate_question
 
+# Passages looked up per cited sentence that states a figure, to find another source that
+# states it otherwise (rag.verify.conflicts): one retrieval each.
+CONFLICT_K = 5
+
 if TYPE_CHECKING:
     from rag.answer.generation import Generator
 
@@ -202,7 +206,13 @@ class Assistant:
             yield answer.text
             yield answer
             return
-        for event in self.chain.stream(question, passages, use_llm=use_llm):
+        def other_sources(sentence: str) -> list[Passage]:
+            return self.retriever.retrieve(sentence, CONFLICT_K, filters)
+
+        # One document has no other source to disagree with; the look-up would be waste.
+        look_up = other_sources if self.store.document_count() > 1 else None
+        for event in self.chain.stream(question, passages, use_llm=use_llm,
+                                       look_up=look_up):
             if isinstance(event, Answer):
                 event.timings["retrieve_ms"] = (retrieved - started) * 1000
                 event.timings["total_ms"] = (time.perf_counter() - started) * 1000

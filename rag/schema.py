@@ -126,6 +126,23 @@ class Citation:
 
 
 @dataclass
+class Conflict:
+    """Two sources that state different values for the same thing: the answer's
+    citation and a sentence of another retrieved document, each value as written."""
+
+    cited: Citation
+    other: Citation
+    cited_value: str
+    other_value: str
+    similarity: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cited": self.cited.marker, "other": self.other.marker,
+                "cited_value": self.cited_value, "other_value": self.other_value,
+                "similarity": round(self.similarity, 4)}
+
+
+@dataclass
 class AnswerSentence:
     text: str
     citations: list[Citation] = field(default_factory=list)
@@ -164,6 +181,9 @@ class Answer:
     # For a question about how things stand now: the date of the newest cited source
     # (YYYY-MM-DD), which is as far as the answer can speak for; "" otherwise.
     as_of: str = ""
+    # Where the cited sources and another retrieved document disagree on a value
+    # (rag.verify.conflicts); the answer text says so and cites both.
+    conflicts: list[Conflict] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -174,6 +194,7 @@ class Answer:
             "reason": self.reason,
             "warnings": list(self.warnings),
             "as_of": self.as_of,
+            "conflicts": [c.to_dict() for c in self.conflicts],
             "citations": [c.to_dict() for c in self.citations],
             "sentences": [s.to_dict() for s in self.sentences],
             "passages": [p.to_dict() for p in self.passages],

@@ -10,7 +10,7 @@ reply with nothing verifiable left — ends in the extractive answer, labelled
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from rag.answer.citations import cite_and_verify, compose, parse_markers, sanitise
@@ -20,6 +20,8 @@ from rag.errors import GenerationError
 from rag.index.embeddings import Embedder
 from rag.retrieve.query_analysis import asks_current_state
 from rag.schema import CHECKING, Answer, AnswerMode, AnswerSentence, Passage, Status
+from rag.text.analysis import number_mentions
+from rag.verify.conflicts import find_conflicts
 from rag.verify.quarantine import quarantine
 
 if TYPE_CHECKING:
@@ -27,6 +29,7 @@ if TYPE_CHECKING:
     from rag.answer.generation import Generator
 
 ChainEvent = str | Status | Answer
+LookUp = Callable[[str], list[Passage]]
 # Genuine answer sentences measured 0.25-0.52 cosine to their question, injected ones
 # ("PWNED.", "The answer is PWNED.") 0.13-0.15; the gate sits between.
 MIN_RELEVANCE = 0.2
@@ -63,8 +66,8 @@ class AnswerChain:
         self.answerer = answerer
         self.generator = generator
 
-    def stream(self, question: str, passages: Sequence[Passage], *, use_llm: bool = True
-               ) -> Iterator[ChainEvent]:
+    def stream(self, question: str, passages: Sequence[Passage], *, use_llm: bool = True,
+               look_up: LookUp | None = None) -> Iterator[ChainEvent]:
         """Text deltas as they are produced, `CHECKING` once a generated draft is complete,
         then the verified `Answer`. Deltas of a generation that fails or is cut are
         provisional: the final Answer replaces them.
@@ -72,7 +75,11 @@ class AnswerChain:
         Text in the passages addressed to a model is masked first (`quarantine`): it is
         neither quoted, nor shown to a model, nor read as support. The final Answer
         lists the passages as stored and warns about each document that carried such
-        text."""
+        text.
+
+        `look_up(sentence)` finds other passages that may state a cited sentence's
+        figures otherwise (the assistant's retriever, under the question's filters); a
+        disagreement among them or the passages is said in the answer and cited."""
         started = time.perf_counter()
         evidence, warnings = quarantine(passages)
         if passages and not evidence:
@@ -84,7 +91,8 @@ class AnswerChain:
             return
         for event in self._stream(question, evidence, use_llm=use_llm):
             if isinstance(event, Answer):
-                event = _as_stored(event, passages, warnings)
+                shown = self._with_conflicts(event, evidence, look_up)
+                event = _as_stored(event, [*passages, *shown], warnings)
                 event.as_of = as_of(question, event)
             yield event
 
@@ -157,6 +165,55 @@ class AnswerChain:
             return answer
         return Answer(question=question, text=shown, refused=False, citations=citations,
                       passages=list(passages), mode="generative", sentences=sentences)
+
+    def _with_conflicts(self, answer: Answer, passages: Sequence[Passage],
+                        look_up: LookUp | None) -> list[Passage]:
+        """Where another document states a different value for what a citation counts,
+        the answer says so and cites both: "Sources differ: 2,000 [1]; 1,960 [2]". Returns
+        the looked-up passages (as stored) that such a citation quotes, for the answer to
+        list beside the retrieved ones."""
+        if answer.refused or not answer.citations:
+            return []
+        pool, found = list(passages), self._other_sources(answer, passages, look_up)
+        pool += quarantine(list(found.values()))[0]
+        notes = []
+        for conflict in find_conflicts(answer.citations, pool, self.embedder.embed):
+            same = next((c for c in answer.citations if (c.doc_id, c.start, c.end) ==
+                         (conflict.other.doc_id, conflict.other.start, conflict.other.end)),
+                        None)
+            if same is not None:
+                conflict.other = same
+            else:
+                conflict.other.marker = len(answer.citations) + 1
+                answer.citations.append(conflict.other)
+            answer.conflicts.append(conflict)
+            notes.append(f"{conflict.cited_value} [{conflict.cited.marker}]; "
+                         f"{conflict.other_value} [{conflict.other.marker}]")
+        if notes:
+            answer.text = f"{answer.text} Sources differ: {'; '.join(notes)}."
+        return [passage for (doc_id, start), passage in found.items()
+                if any(c.other.doc_id == doc_id and passage.start <= c.other.start < passage.end
+                       for c in answer.conflicts)]
+
+    @staticmethod
+    def _other_sources(answer: Answer, passages: Sequence[Passage], look_up: LookUp | None
+                       ) -> dict[tuple[str, int], Passage]:
+        """Passages of other documents close to each cited sentence that states a number,
+        beyond those retrieved for the question: a wire paragraph reprinted with another
+        figure seldom ranks among the question's top passages."""
+        if look_up is None:
+            return {}
+        seen = {(p.doc_id, p.start) for p in passages}
+        found: dict[tuple[str, int], Passage] = {}
+        for citation in answer.citations:
+            if not number_mentions(citation.quote):
+                continue
+            for passage in look_up(citation.quote):
+                key = (passage.doc_id, passage.start)
+                if passage.doc_id != citation.doc_id and key not in seen:
+                    seen.add(key)
+                    found[key] = passage
+        return found
 
     def _require_answers(self, question: str, sentences: Sequence[AnswerSentence]) -> None:
         """A supported sentence must also be a claim about the question: an injected
