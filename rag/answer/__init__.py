@@ -16,6 +16,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from rag.answer.extractive import Extraction
     from rag.config import Settings
     from rag.index.embeddings import Embedder
@@ -30,6 +32,10 @@ class Answerer(Protocol):
     def score_sentences(self, question: str, passages: Sequence[Passage]) -> list[Any]:
         """Candidate sentences, best first, each with `passage_index`, `start`, `end` and
         `score` (the local generator picks its excerpts with them)."""
+        ...
+
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        """Unit sentence vectors, cached: the sentences it scored cost no second pass."""
         ...
 
 

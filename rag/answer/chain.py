@@ -177,7 +177,7 @@ class AnswerChain:
         pool, found = list(passages), self._other_sources(answer, passages, look_up)
         pool += quarantine(list(found.values()))[0]
         notes = []
-        for conflict in find_conflicts(answer.citations, pool, self.embedder.embed):
+        for conflict in find_conflicts(answer.citations, pool, self.answerer.vectors):
             same = next((c for c in answer.citations if (c.doc_id, c.start, c.end) ==
                          (conflict.other.doc_id, conflict.other.start, conflict.other.end)),
                         None)

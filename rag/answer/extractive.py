@@ -163,7 +163,7 @@ class ExtractiveAnswerer:
                     candidates.append((index, start, end, text, around))
         if not candidates:
             return []
-        vectors = self._embed([c[3] for c in candidates])
+        vectors = self.vectors([c[3] for c in candidates])
         similarities = vectors @ self.embedder.embed_query(question)
         slot = read_question(question)
         terms = content_terms(question)
@@ -232,7 +232,8 @@ class ExtractiveAnswerer:
                 return word
         return None
 
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        """Sentence vectors, cached: scoring already embedded every candidate."""
         with self._lock:
             found = {t: self._cache[t] for t in dict.fromkeys(texts) if t in self._cache}
             for text in found:

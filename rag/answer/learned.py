@@ -40,6 +40,9 @@ class LearnedAnswerer:
                         ) -> list[ScoredSentence]:
         return self.selector.score(question, passages)
 
+    def vectors(self, texts: list[str]) -> np.ndarray:
+        return self.selector.vectors(texts)
+
     def answer(self, question: str, passages: Sequence[Passage]) -> Extraction:
         scored = self.score_sentences(question, passages)
         if not scored:

@@ -489,42 +489,43 @@ def number_problems(claim: Analysis, ev: Evidence) -> list[str]:
 class NumberMention:
     """A number as stated in a text: its value, where it is (text offsets), the stems of
     the content words around it, which say what it counts ("2,000 *troops* *deployed*"),
-    and the times its sentence names besides it ("month:october", "weekday:monday",
-    "year:2021"), which say when."""
-
-    def other_time(self, other: NumberMention) -> bool:
-        """Whether the two sentences name different times of one kind (October and
-        September; 2021 and 2019): then their figures are two figures, not one."""
-        kinds = {t.split(":")[0] for t in self.times} & {t.split(":")[0] for t in other.times}
-        return any({t for t in self.times if t.startswith(kind)}.isdisjoint(
-            {t for t in other.times if t.startswith(kind)}) for kind in kinds)
+    and the times its sentence names besides it (("month", "october"), ("year", "2021")),
+    which say when."""
 
     value: _Number
     start: int
     end: int
     context: frozenset[str]
-    times: frozenset[str]
+    times: frozenset[tuple[str, str]]
 
     def agrees(self, other: NumberMention) -> bool:
         return _numbers_match(self.value, other.value)
 
+    def other_time(self, other: NumberMention) -> bool:
+        """Whether the two sentences name different times of one kind (October and
+        September; 2021 and 2019): then their figures are two figures, not one."""
+        kinds = {kind for kind, _ in self.times} & {kind for kind, _ in other.times}
+        return any({v for k, v in self.times if k == kind}.isdisjoint(
+            {v for k, v in other.times if k == kind}) for kind in kinds)
 
-def number_mentions(text: str, window: int = 4) -> list[NumberMention]:
+
+@lru_cache(maxsize=4096)
+def number_mentions(text: str, window: int = 4) -> tuple[NumberMention, ...]:
     """Every number of `text` with the content words within `window` tokens of it, in
     the same clause (after a comma, dash or quotation mark another thing may be
     counted)."""
     tokens = _tokenize(_DOTTED.sub(_undot, text))
     numbers = _parse_numbers(tokens)
-    words = {f"month:{t.stem}" for t in tokens if t.cap and t.stem in MONTH_NAMES}
-    words |= {f"weekday:{t.low}" for t in tokens if t.cap and t.low in WEEKDAYS}
-    years = {(first, f"year:{n.raw:.0f}") for first, _, n in numbers if n.is_year}
+    named = {("month", t.stem) for t in tokens if t.cap and t.stem in MONTH_NAMES}
+    named |= {("weekday", t.low) for t in tokens if t.cap and t.low in WEEKDAYS}
+    years = {(first, ("year", f"{n.raw:.0f}")) for first, _, n in numbers if n.is_year}
     mentions = []
     for first, last, number in numbers:
         clause = tokens[first].clause
         around = [*tokens[max(0, first - window):first], *tokens[last + 1:last + 1 + window]]
         context = frozenset(t.stem for t in around
                             if t.kind == "word" and t.clause == clause)
-        times = frozenset(words | {key for at, key in years if at != first})
+        times = frozenset(named | {time for at, time in years if at != first})
         mentions.append(NumberMention(number, tokens[first].start, tokens[last].end,
                                       context, times))
-    return mentions
+    return tuple(mentions)

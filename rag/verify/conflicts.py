@@ -53,7 +53,6 @@ class Candidate:
     compared: the cited one, the other sentence (document offsets) and its number."""
 
     cited: NumberMention
-    doc_id: str
     passage: Passage
     start: int
     end: int
@@ -102,8 +101,8 @@ def candidates(quote: str, doc_id: str, passages: Sequence[Passage],
                     overlap = context_overlap(mention, other)
                     if (other.value.is_year == mention.value.is_year
                             and overlap >= min_overlap):
-                        found.append(Candidate(mention, passage.doc_id, passage, start, end,
-                                               other, overlap))
+                        found.append(Candidate(mention, passage, start, end, other,
+                                               overlap))
     return found
 
 
@@ -121,7 +120,7 @@ def pair_conflicts(quote: str, doc_id: str, passages: Sequence[Passage], embed: 
     similarities = vectors[1:] @ vectors[0]
     best: dict[tuple[int, str], tuple[Candidate, float]] = {}
     for candidate, similarity in zip(found, similarities.tolist(), strict=True):
-        key = (candidate.cited.start, candidate.doc_id)
+        key = (candidate.cited.start, candidate.passage.doc_id)
         if similarity >= limits.min_similarity and (key not in best
                                                     or similarity > best[key][1]):
             best[key] = (candidate, similarity)
