@@ -48,6 +48,7 @@ from rag.schema import (  # noqa: E402
     Passage,
     Status,
     SupportVerdict,
+    TimelineEntry,
 )
 from rag.verify.checker import check_support  # noqa: E402
 
@@ -73,5 +74,6 @@ __all__ = [
     "Status",
     "StoreError",
     "SupportVerdict",
+    "TimelineEntry",
     "check_support",
 ]

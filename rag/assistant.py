@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from rag.answer import followup, make_answerer
 from rag.answer.chain import AnswerChain, final_answer
+from rag.answer.extractive import ExtractiveAnswerer
+from rag.answer.timeline import build_timeline
 from rag.config import Settings
 from rag.errors import DocumentNotFoundError
 from rag.index.embeddings import Embedder, get_embedder
@@ -23,12 +25,22 @@ from rag.index.store import Store
 from rag.ingest.pipeline import Ingestor, Progress, writer_lock
 from rag.retrieve.base import Retriever, as_stored_now
 from rag.retrieve.factory import make_retriever
-from rag.schema import Answer, Citation, Document, IngestReport, Passage, Status
+from rag.schema import (
+    Answer,
+    Citation,
+    Document,
+    IngestReport,
+    Passage,
+    Status,
+    TimelineEntry,
+)
 from rag.validation import validate_question
 
 # Passages looked up per cited sentence that states a figure, to find another source that
 # states it otherwise (rag.verify.conflicts): one retrieval each.
 CONFLICT_K = 5
+# A timeline reads more stories than an answer does.
+TIMELINE_K = 10
 
 if TYPE_CHECKING:
     from rag.answer.generation import Generator
@@ -178,6 +190,18 @@ class Assistant:
         question = validate_question(question)
         return self.retriever.retrieve(question, self.settings.top_k if k is None else k,
                                        filters)
+
+    def timeline(self, query: str, *, k: int | None = None,
+                 filters: Mapping[str, Any] | None = None) -> list[TimelineEntry]:
+        """The dated, cited sentences about `query`, oldest first, one per story, from
+        the `k` (default `TIMELINE_K`) passages retrieved for it (`rag.answer.timeline`)."""
+        passages = self.retrieve(query, k=TIMELINE_K if k is None else k, filters=filters)
+        # The rule answerer's relevance (similarity and coverage, no slot bonus) ranks
+        # the sentences whichever answerer is configured: a timeline has no answer slot.
+        scorer = self.answerer if isinstance(self.answerer, ExtractiveAnswerer) else \
+            ExtractiveAnswerer(self.embedder)
+        return build_timeline(scorer.score_sentences(query, passages), passages,
+                              scorer.threshold)
 
     def ask(self, question: str, *, k: int | None = None,
             filters: Mapping[str, Any] | None = None, use_llm: bool = True) -> Answer:

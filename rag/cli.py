@@ -63,6 +63,16 @@ def _parser() -> argparse.ArgumentParser:
                      help="answer extractively even when an LLM is configured")
     _llm_option(ask)
 
+    timeline = commands.add_parser(
+        "timeline", help="the dated, cited sentences about a subject, oldest first")
+    timeline.add_argument("query")
+    timeline.add_argument("-k", type=int, default=None,
+                          help="passages to read (default 10)")
+    timeline.add_argument("--source", action="append", help="only this outlet (repeatable)")
+    timeline.add_argument("--after", help="only articles published on or after YYYY-MM-DD")
+    timeline.add_argument("--before", help="only articles published on or before YYYY-MM-DD")
+    timeline.add_argument("--json", action="store_true", help="print the entries as JSON")
+
     chat = commands.add_parser("chat", help="a conversation in the terminal, with follow-ups")
     chat.add_argument("-k", type=int, default=None, help="passages to retrieve (default 5)")
     chat.add_argument("--no-llm", action="store_true")
@@ -148,11 +158,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from rag.assistant import Assistant
 
-    if args.command == "ask":
+    if args.command in {"ask", "timeline"}:
         # Validate before loading the model so a typo costs nothing.
         from rag.validation import validate_question
 
-        validate_question(args.question)
+        validate_question(args.question if args.command == "ask" else args.query)
     if args.command == "serve":
         auth = _parse_auth(args.auth or os.environ.get("RAG_UI_AUTH"))
         from ui.app import require_password, serve
@@ -166,20 +176,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         serve(assistant, settings, host=args.host, port=args.port, auth=auth)
         return EXIT_OK
     assistant = Assistant(settings=settings)
-    if args.command in {"ask", "chat", "docs", "stats"}:
+    if args.command in {"ask", "timeline", "chat", "docs", "stats"}:
         # A half-written index answers wrongly; say so and how to repair it.
         assistant.check()
     if args.command == "ingest":
         return _ingest(assistant, args)
     if args.command == "ask":
-        filters: dict[str, Any] = {}
-        if args.source:
-            filters["source"] = args.source
-        if args.after:
-            filters["published_after"] = args.after
-        if args.before:
-            filters["published_before"] = args.before
-        events = assistant.ask_stream(args.question, k=args.k, filters=filters or None,
+        events = assistant.ask_stream(args.question, k=args.k, filters=_filters(args),
                                       use_llm=not args.no_llm)
         answer = _follow(events, show=_shows_draft(assistant, args))
         if args.json:
@@ -187,6 +190,13 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         else:
             print(format_answer(answer, width=_terminal_width(),
                                 names=assistant.source_names(answer)))
+        return EXIT_OK
+    if args.command == "timeline":
+        entries = assistant.timeline(args.query, k=args.k, filters=_filters(args))
+        if args.json:
+            print(json.dumps([e.to_dict() for e in entries], ensure_ascii=False, indent=2))
+        else:
+            print(format_timeline(entries, width=_terminal_width()))
         return EXIT_OK
     if args.command == "chat":
         return _chat(assistant, args)
@@ -231,6 +241,33 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
               f"{plural(report.chunks, 'chunk')} in {report.seconds:.1f} s")
         return EXIT_OK
     raise AssertionError(f"unhandled command {args.command}")
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any] | None:
+    filters: dict[str, Any] = {}
+    if args.source:
+        filters["source"] = args.source
+    if args.after:
+        filters["published_after"] = args.after
+    if args.before:
+        filters["published_before"] = args.before
+    return filters or None
+
+
+def format_timeline(entries: Sequence[Any], *, width: int | None = None) -> str:
+    """One block an entry: the date and how it was read, the quote, its source."""
+    if not entries:
+        return ("No dated sentence about this in the sources (a sentence is dated by the "
+                "date it states or by its article's publication date).")
+    lines = []
+    for e in entries:
+        how = f"“{shown(e.date_text)}”, {e.rule}" if e.date_text else e.rule
+        c = e.citation
+        source = ", ".join(x for x in (shown(c.source), c.published_at[:10],
+                                       shown(c.title)) if x)
+        lines += [f"{e.date}  ({how})", f"    {shown(c.quote)}",
+                  f"    — {source or c.doc_id}", ""]
+    return _wrapped(lines[:-1], width)
 
 
 def _ingest(assistant: Any, args: argparse.Namespace) -> int:

@@ -143,6 +143,23 @@ class Conflict:
 
 
 @dataclass
+class TimelineEntry:
+    """One dated sentence of a timeline (`Assistant.timeline`): `date` is ISO (a day, or
+    YYYY-MM when only the month is known), `date_text` the words that state it ("" when
+    the article's publication date stands in) and `rule` how it was resolved
+    (`rag.answer.timeline`)."""
+
+    date: str
+    date_text: str
+    rule: str
+    citation: Citation
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"date": self.date, "date_text": self.date_text, "rule": self.rule,
+                "citation": self.citation.to_dict()}
+
+
+@dataclass
 class AnswerSentence:
     text: str
     citations: list[Citation] = field(default_factory=list)

@@ -1,0 +1,137 @@
+"""A timeline: the dated, cited sentences about a subject, oldest first, one per story and
+date (the copies of a syndicated article tell one event once; one article may tell several).
+
+Each entry's date is the one its sentence states, resolved against its article's
+publication date, with the rule that resolved it:
+
+- "stated": a full date ("April 17, 2024", "2024-04-17") or a month and year;
+- "year from publication": a day or month without a year ("on April 17") takes the year
+  that puts it nearest the publication date (a January article's "December 5" is the
+  December before);
+- "weekday before publication": "on Thursday" or "started Thursday" is the last Thursday
+  on or before the publication day, as news reports use it;
+- "relative to publication": "yesterday", "today", "tonight", "this morning";
+- "publication date": the sentence states no date; the article's own date stands in.
+
+Nothing is invented: without a publication date only fully stated dates count, and a
+sentence with no date at all from an undated article is left out.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from dateutil.relativedelta import FR, MO, SA, SU, TH, TU, WE, relativedelta
+
+from rag.answer.extractive import ScoredSentence
+from rag.retrieve.query_analysis import find_dates
+from rag.schema import Citation, Passage, TimelineEntry
+
+_WEEKDAYS = {"monday": MO, "tuesday": TU, "wednesday": WE, "thursday": TH, "friday": FR,
+             "saturday": SA, "sunday": SU}
+# Capitalised weekday names are days in news copy ("started Tuesday", "on Friday night").
+_WEEKDAY_RE = re.compile(r"\b(" + "|".join(name.capitalize() for name in _WEEKDAYS) + r")\b")
+_RELATIVE = {"yesterday": -1, "today": 0, "tonight": 0, "this morning": 0,
+             "this afternoon": 0, "this evening": 0}
+# Lower case only: "Entertainment Tonight" is a programme, not a date.
+_RELATIVE_RE = re.compile(r"\b(" + "|".join(_RELATIVE) + r")\b")
+
+
+@dataclass(frozen=True)
+class StatedDate:
+    day: date  # the first day of a month when only the month is stated
+    precision: str  # "day" or "month"
+    text: str  # the words that state it; "" for the publication date
+    rule: str
+
+    @property
+    def label(self) -> str:
+        return self.day.isoformat() if self.precision == "day" else self.day.isoformat()[:7]
+
+
+def published_day(published_at: str) -> date | None:
+    try:
+        return date.fromisoformat(published_at[:10]) if published_at else None
+    except ValueError:
+        return None
+
+
+def stated_dates(sentence: str, published: date | None) -> list[StatedDate]:
+    """The dates `sentence` states, resolved against `published`, in reading order."""
+    found: list[tuple[int, StatedDate]] = []
+    for mention in find_dates(sentence):
+        precision = "month" if mention.day is None else "day"
+        if mention.year is not None:
+            candidates, rule = [mention.year], "stated"
+        elif published is not None:
+            candidates = [published.year - 1, published.year, published.year + 1]
+            rule = "year from publication"
+        else:
+            continue
+        days = []
+        for year in candidates:
+            try:
+                days.append(date(year, mention.month, mention.day or 1))
+            except ValueError:  # February 30
+                continue
+        if not days:
+            continue
+        nearest = min(days, key=lambda d: abs((d - published).days) if published else 0)
+        found.append((mention.start, StatedDate(nearest, precision, mention.text, rule)))
+    if published is not None:
+        for match in _WEEKDAY_RE.finditer(sentence):
+            weekday = _WEEKDAYS[match.group(1).lower()]
+            day = published + relativedelta(weekday=weekday(-1))
+            found.append((match.start(1), StatedDate(day, "day", match.group(1),
+                                                     "weekday before publication")))
+        for match in _RELATIVE_RE.finditer(sentence):
+            day = published + timedelta(days=_RELATIVE[match.group(1).lower()])
+            found.append((match.start(), StatedDate(day, "day", match.group(1),
+                                                    "relative to publication")))
+    return [d for _, d in sorted(found, key=lambda item: item[0])]
+
+
+def sentence_date(sentence: str, published: date | None) -> StatedDate | None:
+    """The sentence's date: the first it states, else its article's publication day."""
+    stated = stated_dates(sentence, published)
+    if stated:
+        return stated[0]
+    if published is not None:
+        return StatedDate(published, "day", "", "publication date")
+    return None
+
+
+def build_timeline(scored: Sequence[ScoredSentence], passages: Sequence[Passage],
+                   floor: float) -> list[TimelineEntry]:
+    """From the scored sentences of the retrieved passages: for each story and date, its
+    most relevant sentence, if its relevance reaches `floor` (the rule answerer's
+    calibrated refusal threshold: under it a sentence does not answer for the subject); a
+    story's sentences that state no date stand for its publication day only when none of
+    them states that day. Oldest first."""
+    best: dict[tuple[str, str], tuple[int, ScoredSentence, StatedDate]] = {}
+    for sentence in sorted(scored, key=lambda s: -s.relevance):
+        if sentence.relevance < floor:
+            break
+        passage = passages[sentence.passage_index]
+        dated = sentence_date(sentence.text, published_day(passage.published_at))
+        if dated is None:
+            continue
+        # A stated date beats the publication date; then relevance (the sort order).
+        rank = 0 if dated.rule != "publication date" else 1
+        key = (passage.story or passage.doc_id, dated.label)
+        if key not in best or rank < best[key][0]:
+            best[key] = (rank, sentence, dated)
+    chosen = sorted(best.values(), key=lambda item: (
+        item[2].day, passages[item[1].passage_index].published_at, item[1].start))
+    entries = []
+    for marker, (_, sentence, dated) in enumerate(chosen, 1):
+        p = passages[sentence.passage_index]
+        quote = p.text[sentence.start - p.start : sentence.end - p.start]
+        entries.append(TimelineEntry(
+            date=dated.label, date_text=dated.text, rule=dated.rule,
+            citation=Citation(marker, p.doc_id, sentence.start, sentence.end, quote, p.title,
+                              p.source, p.published_at, p.url, list(p.also_in))))
+    return entries
