@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from rag.answer import followup, make_answerer
 from rag.answer.chain import AnswerChain, final_answer
 from rag.answer.extractive import ExtractiveAnswerer
-from rag.answer.timeline import build_timeline
 from rag.config import Settings
 from rag.errors import DocumentNotFoundError
 from rag.index.embeddings import Embedder, get_embedder
@@ -193,8 +192,12 @@ class Assistant:
 
     def timeline(self, query: str, *, k: int | None = None,
                  filters: Mapping[str, Any] | None = None) -> list[TimelineEntry]:
-        """The dated, cited sentences about `query`, oldest first, one per story, from
-        the `k` (default `TIMELINE_K`) passages retrieved for it (`rag.answer.timeline`)."""
+        """The dated, cited sentences about `query`, oldest first, one per story and date,
+        from the `k` (default `TIMELINE_K`) passages retrieved for it
+        (`rag.answer.timeline`)."""
+        # Imported here: its date library is no work of `rag ask`'s.
+        from rag.answer.timeline import build_timeline
+
         passages = self.retrieve(query, k=TIMELINE_K if k is None else k, filters=filters)
         # The rule answerer's relevance (similarity and coverage, no slot bonus) ranks
         # the sentences whichever answerer is configured: a timeline has no answer slot.

@@ -24,14 +24,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from dateutil.relativedelta import FR, MO, SA, SU, TH, TU, WE, relativedelta
+from dateutil.relativedelta import relativedelta, weekdays
 
 from rag.answer.extractive import ScoredSentence
 from rag.retrieve.query_analysis import find_dates
 from rag.schema import Citation, Passage, TimelineEntry
+from rag.text.lexicon import WEEKDAY_NAMES
 
-_WEEKDAYS = {"monday": MO, "tuesday": TU, "wednesday": WE, "thursday": TH, "friday": FR,
-             "saturday": SA, "sunday": SU}
+_WEEKDAYS = dict(zip(WEEKDAY_NAMES, weekdays, strict=True))  # both Monday first
 # Capitalised weekday names are days in news copy ("started Tuesday", "on Friday night").
 _WEEKDAY_RE = re.compile(r"\b(" + "|".join(name.capitalize() for name in _WEEKDAYS) + r")\b")
 _RELATIVE = {"yesterday": -1, "today": 0, "tonight": 0, "this morning": 0,
