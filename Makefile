@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 QUESTION ?= Why did the peacekeepers leave?
 MULTIHOP ?= ../shared/bench/multihop-rag
 
-.PHONY: setup train run run-local serve screenshot test lint chromium bench bench-retrieval bench-conflicts eval clean
+.PHONY: setup train run run-local serve screenshot test lint chromium bench bench-retrieval bench-conflicts bench-dated eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -78,6 +78,10 @@ bench-retrieval: setup
 # Conflicting sources: precision and recall on a labelled set made from the articles.
 bench-conflicts: setup
 	$(BIN)/python -m bench.conflicts --multihop $(MULTIHOP) --json evals/results/conflicts.json
+
+# Dated questions: a story re-run with a figure changed, asked about by day, month, bound, now.
+bench-dated: setup
+	$(BIN)/python -m bench.dated --multihop $(MULTIHOP) --json evals/results/dated.json
 
 clean:
 	rm -rf $(VENV) .rag .pytest_cache .mypy_cache .ruff_cache

@@ -23,6 +23,8 @@ import numpy as np
 from rag.answer.prompts import REFUSAL
 from rag.answer.slots import ALIASES, LETTER, NOT_NAMES, gaps, read_question, stem
 from rag.index.embeddings import Embedder
+from rag.index.store import published_ts
+from rag.retrieve.query_analysis import find_dates, time_fit
 from rag.schema import Citation, Passage
 
 # Calibrated by `python evals/calibrate.py` on the development gold sets (seed, held-out,
@@ -35,6 +37,11 @@ RELEVANCE_MARGIN = 0.10
 MAX_SENTENCES = 3
 # A second or third sentence must score close to the best one to be worth reading.
 FOLLOW_MARGIN = 0.12
+# What a passage from the time the question asks about (rag.retrieve.query_analysis.
+# time_fit) gains over one from another time: more than two versions of one sentence
+# differ by, far less than a sentence on another subject. Set on the fit half of
+# `python -m bench.dated`.
+TIME_WEIGHT = 0.05
 
 STOPWORDS = frozenset(
     """
@@ -167,6 +174,8 @@ class ExtractiveAnswerer:
         similarities = vectors @ self.embedder.embed_query(question)
         slot = read_question(question)
         terms = content_terms(question)
+        fit = time_fit(question, [published_ts(p.published_at) for p in passages])
+        best_fit = max(fit, default=0.0)
         scored = []
         for (index, start, end, text, around), similarity in zip(candidates, similarities,
                                                                  strict=True):
@@ -178,7 +187,10 @@ class ExtractiveAnswerer:
                 slot.kind == "why" and _WHY.search(text) is not None)
             # Rank in retrieval is weak evidence; it breaks ties between equal sentences.
             prior = 0.02 * (len(passages) - index) / max(len(passages), 1)
-            relevance = 0.6 * float(similarity) + 0.3 * coverage + prior
+            # Of two versions of a report, the one from the time asked about; only ever a
+            # loss against a better-timed passage, so refusing is not made any rarer.
+            relevance = 0.6 * float(similarity) + 0.3 * coverage + prior \
+                + TIME_WEIGHT * (fit[index] - best_fit)
             scored.append(ScoredSentence(index, start, end, text, relevance + 0.1 * fits,
                                          float(similarity), relevance, missing))
         scored.sort(key=lambda s: s.score, reverse=True)
@@ -219,7 +231,7 @@ class ExtractiveAnswerer:
 
     def _missing_key(self, question: str, passages: Sequence[Passage]) -> str | None:
         """A name or number the question hinges on that no passage mentions, if any."""
-        keys = key_entities(question)
+        keys = key_entities(without_publication_dates(question, passages))
         if not keys:
             return None
         seen = set()
@@ -247,6 +259,18 @@ class ExtractiveAnswerer:
                 while len(self._cache) > 4096:
                     self._cache.popitem(last=False)
         return np.stack([found[t] for t in texts])
+
+
+def without_publication_dates(question: str, passages: Sequence[Passage]) -> str:
+    """The question with its dates blanked where one fits a passage's publication date:
+    "On October 8, 2023, …" or "Before November 11, …" says which report is meant (the
+    retriever ranks by it), not words the report must contain."""
+    published = [published_ts(p.published_at) for p in passages]
+    for mention in find_dates(question):
+        if any(mention.score(ts) > 0 for ts in published if ts is not None):
+            question = (question[:mention.start] + " " * (mention.end - mention.start)
+                        + question[mention.end:])
+    return question
 
 
 def _mentioned(key: str, seen: set[str]) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 from rag.config import MAX_K
 from rag.errors import InvalidArgumentError
 from rag.index.store import SentenceSink, Store, StoredChunk, published_ts
+from rag.retrieve.query_analysis import asks_current_state
 from rag.schema import Passage
 
 FILTER_KEYS = frozenset({"source", "published_after", "published_before"})
@@ -135,11 +136,21 @@ def check_k(k: int) -> None:
 STORY_OVERFETCH = 4
 
 
-def one_per_story(passages: Sequence[Passage], k: int) -> list[Passage]:
+def one_per_story(passages: Sequence[Passage], k: int, *, newest: bool = False
+                  ) -> list[Passage]:
     """The first passage of each story, in rank order, at most `k`; passages of one
-    document are kept (they are different parts of it, not copies)."""
+    document are kept (they are different parts of it, not copies). With `newest`, a
+    story speaks through its most recently published document among `passages`: an
+    update replaces the version it corrects."""
     kept: list[Passage] = []
     owner: dict[str, str] = {}
+    if newest:
+        latest: dict[str, Passage] = {}
+        for passage in passages:
+            key = passage.story or passage.doc_id
+            if key not in latest or _published_key(passage) > _published_key(latest[key]):
+                latest[key] = passage
+        owner = {key: passage.doc_id for key, passage in latest.items()}
     for passage in passages:
         first = owner.setdefault(passage.story or passage.doc_id, passage.doc_id)
         if first == passage.doc_id:
@@ -147,6 +158,11 @@ def one_per_story(passages: Sequence[Passage], k: int) -> list[Passage]:
         if len(kept) == k:
             break
     return kept
+
+
+def _published_key(passage: Passage) -> int:
+    ts = published_ts(passage.published_at)
+    return -1 if ts is None else ts
 
 
 class Retriever(ABC):
@@ -159,11 +175,13 @@ class Retriever(ABC):
         shown once, its other outlets in `Passage.also_in`."""
         check_k(k)
         where = build_where(filters)
+        # "What is the latest on …" is asked of a story's newest version.
+        newest = asks_current_state(question)
         # Copies took places: look further down, at most twice (each look reranks the
         # candidates again), until k stories or nothing more.
         for fetch in sorted({k, k * STORY_OVERFETCH, MAX_K * STORY_OVERFETCH}):
             found = self._retrieve(question, fetch, where)
-            passages = one_per_story(found, k)
+            passages = one_per_story(found, k, newest=newest)
             if len(passages) == k or len(found) < fetch:
                 break
         return self._with_other_outlets(passages)

@@ -38,6 +38,26 @@ def asks_current_state(question: str) -> bool:
     return _current_state_pattern().search(question) is not None
 
 
+def time_fit(question: str, published: Sequence[int | None]) -> list[float]:
+    """How well each report's publication time (seconds since the epoch, or None) fits
+    the time the question asks about, 0-1: its dates ("on October 8, 2023", "before
+    November 11") when it names any (`DateMention.score`), else for a question about now
+    the newest report 1, falling to 0 at `CURRENT_DAYS` older; all 0 otherwise."""
+    dates = find_dates(question)
+    if dates:
+        return [max(d.score(ts) for d in dates) for ts in published]
+    dated = [ts for ts in published if ts is not None]
+    if not dated or not asks_current_state(question):
+        return [0.0] * len(published)
+    newest = max(dated)
+    return [0.0 if ts is None else max(0.0, 1.0 - (newest - ts) / (CURRENT_DAYS * 86400))
+            for ts in published]
+
+
+# A report this many days older than the newest one no longer speaks for "now".
+CURRENT_DAYS = 30
+
+
 # -- outlets --------------------------------------------------------------------
 
 # Feed titles carry a section or tagline after these ("FOX News - Health",
@@ -183,10 +203,11 @@ class DateMention:
                 return 0.5 if last < published <= last + timedelta(days=45) else 0.0
             return 1.0 if first <= published <= last else 0.0
         named = date(year, self.month, self.day)
+        # "Before November 11" excludes the 11th itself, as "after" does.
         if self.relation == "before":
-            return 0.5 if named - timedelta(days=45) <= published <= named else 0.0
+            return 0.5 if named - timedelta(days=45) <= published < named else 0.0
         if self.relation == "after":
-            return 0.5 if named <= published <= named + timedelta(days=45) else 0.0
+            return 0.5 if named < published <= named + timedelta(days=45) else 0.0
         gap = abs((published - named).days)
         return 1.0 if gap == 0 else 0.5 if gap == 1 else 0.0
 

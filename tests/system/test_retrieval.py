@@ -16,7 +16,8 @@ from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import InvalidArgumentError
 from rag.index.embeddings import Embedder
-from rag.retrieve.base import build_where, live_passages
+from rag.index.store import published_ts
+from rag.retrieve.base import build_where, live_passages, one_per_story
 from rag.retrieve.dense import DenseRetriever
 from rag.retrieve.factory import make_retriever
 from rag.retrieve.hybrid import (
@@ -27,7 +28,13 @@ from rag.retrieve.hybrid import (
     rrf,
     tokenize,
 )
-from rag.retrieve.query_analysis import OutletMatcher, analyse, find_dates, find_entities
+from rag.retrieve.query_analysis import (
+    OutletMatcher,
+    analyse,
+    find_dates,
+    find_entities,
+    time_fit,
+)
 from rag.schema import Passage
 
 FLIGHTS = ["4417", "2291", "8812", "5530", "7164", "3905"]
@@ -179,7 +186,6 @@ def test_bad_filters_are_refused(corpus: tuple[Assistant, HybridRetriever]) -> N
 
 @pytest.mark.parametrize("day", ["2023-11-24", "20231124", "2023-W47-5"])
 def test_a_bare_date_as_upper_bound_covers_its_whole_day(day: str) -> None:
-    from rag.index.store import published_ts
 
     where = build_where({"published_before": day})
     assert where == {"published_ts": {"$lte": published_ts("2023-11-24T23:59:59+00:00")}}
@@ -526,8 +532,6 @@ def test_no_dates_in_ordinary_words() -> None:
 
 
 def test_date_scores_are_soft() -> None:
-    from rag.index.store import published_ts
-
     (day,) = find_dates("on 2023-11-24")
     assert day.score(published_ts("2023-11-24T15:42:21+00:00")) == 1.0
     assert day.score(published_ts("2023-11-25T00:00:29+00:00")) == 0.5
@@ -538,7 +542,11 @@ def test_date_scores_are_soft() -> None:
     assert month.score(published_ts("2022-11-02")) == 0.0
     (before,) = find_dates("before December 5, 2023")
     assert before.score(published_ts("2023-12-01")) > 0
+    assert before.score(published_ts("2023-12-05")) == 0.0  # not the day itself
     assert before.score(published_ts("2023-12-06")) == 0.0
+    (after,) = find_dates("after December 5, 2023")
+    assert after.score(published_ts("2023-12-05")) == 0.0
+    assert after.score(published_ts("2023-12-06")) > 0
     (after_month,) = find_dates("after November 2023")
     assert after_month.score(published_ts("2023-12-05")) > 0
     assert after_month.score(published_ts("2023-11-15")) == 0.0
@@ -619,3 +627,23 @@ def test_retrieval_bench_runs_end_to_end(tmp_path: Path, embedder: Embedder) -> 
     assert json.loads(out.read_text())["k"] == 3
     assert "| hits@3 |" in out.with_suffix(".md").read_text()
     assert "hits@3" in format_table(result)
+
+
+def test_time_fit_follows_the_question_dates_or_its_now() -> None:
+    april5, april15 = published_ts("2024-04-05"), published_ts("2024-04-15")
+    assert time_fit("What happened on April 5, 2024?", [april5, april15, None]) == \
+        [1.0, 0.0, 0.0]
+    assert time_fit("How many ships have docked so far?", [april5, april15, None]) == \
+        [1.0 - 10 / 30, 1.0, 0.0]
+    assert time_fit("How many ships docked?", [april5, april15]) == [0.0, 0.0]
+
+
+def test_a_now_question_takes_a_storys_newest_document() -> None:
+    def passage(doc: str, published_at: str) -> Passage:
+        return Passage(chunk_id=f"{doc}:0", doc_id=doc, text="t", start=0, end=1, score=0.5,
+                       published_at=published_at, story="story-1")
+
+    ranked = [passage("old", "2024-04-05"), passage("new", "2024-04-15"),
+              passage("undated", "")]
+    assert [p.doc_id for p in one_per_story(ranked, 2)] == ["old"]
+    assert [p.doc_id for p in one_per_story(ranked, 2, newest=True)] == ["new"]

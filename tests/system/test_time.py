@@ -3,6 +3,7 @@ about how things stand now says which date it speaks for."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,3 +52,63 @@ def test_datelines_date_the_articles_and_a_now_question_says_as_of_when(
 
     then = assistant.ask("How many ships docked at the harbour on Thursday?")
     assert then.as_of == "" and "As of" not in format_answer(then)
+
+
+def _report(published_at: str, ships: str) -> dict[str, str]:
+    return {"title": "Harbour traffic", "source": "Harbour Times", "published_at": published_at,
+            "text": f"The harbour master said {ships} ships had docked at the river port since "
+                    "the storm.\nDredging of the outer channel is due to finish in May."}
+
+
+def test_a_report_re_run_with_a_new_figure_is_answered_from_the_time_asked(
+        make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
+    """One story published twice with its figure changed: the date, bound or "now" in the
+    question picks the version, and the date words need not appear in its text."""
+    path = tmp_path / "harbour.jsonl"
+    rows = [_report("2024-04-05T09:00:00+00:00", "57"), _report("2024-04-15T09:00:00+00:00", "64"),
+            {"title": "Fishing quotas", "source": "Coast News",
+             "published_at": "2024-04-20T09:00:00+00:00",
+             "text": "The fishing fleet stayed in port while quotas were negotiated."}]
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assistant = make_assistant()
+    assert assistant.ingest(path).ok
+    question = "how many ships had docked at the river port since the storm?"
+
+    def lead(asked: str) -> tuple[str, str]:
+        answer = assistant.ask(asked)
+        assert not answer.refused, answer.reason
+        return answer.citations[0].published_at[:10], answer.text
+
+    day, text = lead(f"On April 5, 2024, {question}")
+    assert day == "2024-04-05" and "57 ships" in text.split("[1]")[0]
+    day, text = lead(f"As the Harbour Times reported on April 15, 2024, {question}")
+    assert day == "2024-04-15" and "64 ships" in text.split("[1]")[0]
+    day, _ = lead(f"Before April 15, 2024, {question}")
+    assert day == "2024-04-05"
+    now = assistant.ask(f"As of now, {question}")
+    assert now.citations[0].published_at[:10] == "2024-04-15" and now.as_of == "2024-04-15"
+
+
+def test_the_dated_bench_changes_one_count_and_asks_for_each_version() -> None:
+    from random import Random
+
+    from bench.dated import make_update, questions
+    from rag.retrieve.query_analysis import find_dates
+
+    article = {"url": "https://example.org/a", "title": "Harbour", "source": "Harbour Times",
+               "published_at": "2024-04-05T09:00:00+00:00",
+               "body": "Diablo 4 fans waited. The harbour master said 57 ships had docked."}
+    update = make_update(article, Random(3))
+    assert update is not None and update.old == "57" and update.new != "57"
+    assert update.article["body"] == article["body"].replace("57", update.new)
+    assert update.article["published_at"] > article["published_at"]
+    assert update.echo == "the harbour master said how many ships had docked?"
+    asked = questions(article, update, Random(3))
+    assert {kind for kind, _, _ in asked} >= {"on_original", "on_update", "before", "latest"}
+    for kind, question, expected in asked:
+        assert update.echo in question
+        assert bool(find_dates(question)) == (kind != "latest")
+        if kind in ("on_update", "latest"):
+            assert expected == update.article["url"]
+        elif kind in ("on_original", "before"):
+            assert expected == article["url"]
