@@ -126,12 +126,13 @@ class Assistant:
     def document(self, doc_id: str) -> Document:
         return self.store.document(doc_id)
 
-    def source_names(self, answer: Answer) -> dict[str, str]:
-        """What to call each document an answer cites or lists: its title (from the
-        metadata or the headline line), else its file name. The CLI and the UI both
-        name sources this way."""
+    def source_names(self, answer: Answer | Sequence[Citation]) -> dict[str, str]:
+        """What to call each document an answer (or a timeline's citations) cites or
+        lists: its title (from the metadata or the headline line), else its file name.
+        The CLI and the UI both name sources this way."""
         names: dict[str, str] = {}
-        items: list[Citation | Passage] = [*answer.citations, *answer.passages]
+        items: list[Citation | Passage] = [*answer.citations, *answer.passages] \
+            if isinstance(answer, Answer) else list(answer)
         for item in items:
             if item.doc_id in names:
                 continue

@@ -256,9 +256,11 @@ def _filters(args: argparse.Namespace) -> dict[str, Any] | None:
 
 def format_timeline(entries: Sequence[Any], *, width: int | None = None) -> str:
     """One block an entry: the date and how it was read, the quote, its source."""
+    # Here, not at the top: `rag ask` need not import the timeline (and python-dateutil).
+    from rag.answer.timeline import NO_ENTRIES
+
     if not entries:
-        return ("No dated sentence about this in the sources (a sentence is dated by the "
-                "date it states or by its article's publication date).")
+        return NO_ENTRIES
     lines = []
     for e in entries:
         how = f"“{shown(e.date_text)}”, {e.rule}" if e.date_text else e.rule

@@ -23,7 +23,14 @@ from rag.assistant import Assistant
 from rag.config import MAX_K, Settings
 from rag.errors import ConfigError
 from ui import render
-from ui.handlers import DELETE_CANCELLED, UPLOAD_TYPES, Handlers, new_session, sources_for
+from ui.handlers import (
+    DELETE_CANCELLED,
+    TIMELINE_HINT,
+    UPLOAD_TYPES,
+    Handlers,
+    new_session,
+    sources_for,
+)
 
 _T = TypeVar("_T")
 
@@ -106,6 +113,20 @@ class AskTab:
     stop: gr.Button
     clear: gr.Button
     sources: gr.HTML
+
+
+@dataclass(frozen=True)
+class TimelineTab:
+    """The Timeline tab's components that events are wired to."""
+
+    query: gr.Textbox
+    after: gr.Textbox
+    before: gr.Textbox
+    build: gr.Button
+    entries: gr.HTML
+    chips: gr.Radio
+    article: gr.HTML
+    shown: gr.State  # the entries behind the chips
 
 
 @dataclass(frozen=True)
@@ -246,6 +267,36 @@ def _ask_tab(settings: Settings, llm_label: str) -> AskTab:
     )
 
 
+def _timeline_tab() -> TimelineTab:
+    with gr.Tab("Timeline", id="timeline"):
+        with gr.Row(equal_height=True):
+            query = gr.Textbox(placeholder="A subject, e.g. the peacekeepers' withdrawal",
+                               show_label=False, lines=1, scale=4, elem_id="timeline-query")
+            after = gr.Textbox(label="From date", placeholder="YYYY-MM-DD", max_length=10,
+                               scale=1, elem_id="timeline-after")
+            before = gr.Textbox(label="To date", placeholder="YYYY-MM-DD", max_length=10,
+                                scale=1, elem_id="timeline-before")
+            build = gr.Button("Build timeline", variant="primary", scale=0, min_width=120,
+                              elem_id="timeline-build")
+        with gr.Row():
+            with gr.Column(scale=3):
+                entries = gr.HTML(
+                    render.message_html("The dated, cited sentences about a subject, oldest "
+                                        "first, each date read from the sentence against its "
+                                        "article's publication date."),
+                    elem_id="timeline-entries", js_on_load=None)
+                chips = gr.Radio(choices=[], value=None, visible=False,
+                                 label="Entries (choose one to read the article)",
+                                 elem_id="timeline-chips")
+            with gr.Column(scale=2):
+                article = gr.HTML(TIMELINE_HINT, elem_id="timeline-article",
+                                  js_on_load=SCROLL_TO_CITE_JS, max_height=720,
+                                  padding=False, container=True)
+        shown = gr.State([])
+    return TimelineTab(query=query, after=after, before=before, build=build,
+                       entries=entries, chips=chips, article=article, shown=shown)
+
+
 def _corpus_tab(settings: Settings) -> CorpusTab:
     with gr.Tab("Corpus", id="corpus"):
         search = gr.Textbox(
@@ -339,6 +390,16 @@ def _wire_ask(handlers: Handlers, ask: AskTab, session: gr.State) -> None:
     ask.clear.click(clear_chat, None, cleared, api_visibility="private")
 
 
+def _wire_timeline(handlers: Handlers, tab: TimelineTab) -> None:
+    inputs = [tab.query, tab.after, tab.before]
+    outputs = [tab.entries, tab.chips, tab.shown, tab.article]
+    for trigger in (tab.query.submit, tab.build.click):
+        trigger(handlers.timeline, inputs, outputs, api_visibility="private",
+                concurrency_id="answer")
+    tab.chips.input(handlers.show_timeline_entry, [tab.chips, tab.shown], [tab.article],
+                    api_visibility="private")
+
+
 def _wire_corpus(
     demo: gr.Blocks, handlers: Handlers, corpus: CorpusTab, source_filter: gr.Dropdown
 ) -> None:
@@ -404,8 +465,10 @@ def build_app(assistant: Assistant, settings: Settings) -> gr.Blocks:
         session = gr.State(new_session())
         gr.Markdown("## rag — cited answers from the news")
         ask = _ask_tab(settings, llm_label)
+        timeline = _timeline_tab()
         corpus = _corpus_tab(settings)
         _wire_ask(handlers, ask, session)
+        _wire_timeline(handlers, timeline)
         _wire_corpus(demo, handlers, corpus, ask.source_filter)
         gr.api(handlers.api_ask, api_name="ask", concurrency_id="answer")
     return demo

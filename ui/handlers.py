@@ -16,6 +16,7 @@ from typing import Any
 import gradio as gr
 
 from rag.answer.chain import CLOSEST_BELOW
+from rag.answer.timeline import NO_ENTRIES
 from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import (
@@ -25,7 +26,7 @@ from rag.errors import (
     RagError,
 )
 from rag.ingest.loaders import SUPPORTED_SUFFIXES
-from rag.schema import Answer, Citation, Status
+from rag.schema import Answer, Citation, Status, TimelineEntry
 from rag.validation import validate_question
 from ui import render
 from ui.helpers import (
@@ -49,6 +50,7 @@ CORPUS_ROWS = 500
 
 
 MAX_UPLOAD_FILES = 100
+TIMELINE_HINT = render.message_html("Choose an entry to read its article.")
 # What the delete button's confirmation sends instead of the id when it is declined.
 DELETE_CANCELLED = "\x00cancelled"
 
@@ -301,6 +303,11 @@ class Handlers:
         citation = next((c for c in _turn_citations(turn) if str(c.marker) == str(marker)), None)
         if citation is None:
             return render.message_html(f"No citation [{marker}] in this answer.", kind="error")
+        return self.cited_article(citation)
+
+    def cited_article(self, citation: Citation) -> str:
+        """The article behind `citation`, its span highlighted while the text still holds
+        it there."""
         try:
             document = self.assistant.document(citation.doc_id)
         except DocumentNotFoundError:
@@ -334,6 +341,31 @@ class Handlers:
             marker=citation.marker,
             **meta,
         )
+
+    def timeline(self, query: str, after: str, before: str
+                 ) -> tuple[str, Any, list[TimelineEntry], str]:
+        """The Timeline tab's answer to `query`: the entries, the chips that open their
+        articles, the entries for those chips, and the article panel's hint. Bad input is
+        said in the entries' place; the previous timeline is not kept behind it."""
+        query = (query or "").strip()
+        try:
+            if not query:
+                raise ValueError("Type a subject first, e.g. the peacekeepers' withdrawal.")
+            filters = build_filters(None, after, before)
+            entries = self.assistant.timeline(query, filters=filters)
+        except (ValueError, RagError) as exc:
+            return (render.message_html(str(exc), kind="error"),
+                    gr.Radio(choices=[], value=None, visible=False), [], TIMELINE_HINT)
+        citations = [e.citation for e in entries]
+        names = self.assistant.source_names(citations)
+        chips = render.citation_choices(citations, names)
+        return (render.timeline_html(entries, names, empty=NO_ENTRIES),
+                gr.Radio(choices=chips, value=None, visible=bool(chips)), entries,
+                TIMELINE_HINT)
+
+    def show_timeline_entry(self, marker: str | None, entries: Sequence[TimelineEntry]) -> str:
+        entry = next((e for e in entries if str(e.citation.marker) == str(marker)), None)
+        return self.cited_article(entry.citation) if entry else TIMELINE_HINT
 
     def open_marker(self, link: str, session: dict[str, Any]) -> tuple[Any, ...]:
         """A clicked [n] in an answer: that answer becomes the focused one and its

@@ -353,6 +353,27 @@ def answer_markdown(
     return f"{body}\n\n{sources}" if sources else body
 
 
+def timeline_html(entries: Sequence[Any], names: Mapping[str, str] | None = None,
+                  empty: str = "") -> str:
+    """A timeline (`rag.schema.TimelineEntry` items) as an ordered list: each entry's date
+    and how it was read, the quote with its marker, and its source."""
+    if not entries:
+        return message_html(empty)
+    items = []
+    for e in entries:
+        c = e.citation
+        how = f"“{e.date_text}”, {e.rule}" if e.date_text else e.rule
+        source = " · ".join(x for x in (_byline(c.source, c.published_at),
+                                        _name(c, names or {})) if x)
+        items.append(
+            f'<li class="rag-tl-entry"><div class="rag-tl-date">{escape(e.date)} '
+            f'<span class="rag-hint">({escape(how)})</span></div>'
+            f'<blockquote class="rag-quote"><span class="rag-chip">[{int(c.marker)}]</span> '
+            f'{escape(c.quote)}</blockquote>'
+            f'<div class="rag-byline">{escape(source)}</div></li>')
+    return f'<ol class="rag-timeline">{"".join(items)}</ol>'
+
+
 def citation_choices(
     citations: Sequence[CitationLike], names: Mapping[str, str] | None = None
 ) -> list[tuple[str, str]]:

@@ -31,6 +31,10 @@ from rag.retrieve.query_analysis import find_dates
 from rag.schema import Citation, Passage, TimelineEntry
 from rag.text.lexicon import WEEKDAY_NAMES
 
+# What a timeline with no entry says, in the CLI and the UI.
+NO_ENTRIES = ("No dated sentence about this in the sources (a sentence is dated by the "
+              "date it states or by its article's publication date).")
+
 _WEEKDAYS = dict(zip(WEEKDAY_NAMES, weekdays, strict=True))  # both Monday first
 # Capitalised weekday names are days in news copy ("started Tuesday", "on Friday night").
 _WEEKDAY_RE = re.compile(r"\b(" + "|".join(name.capitalize() for name in _WEEKDAYS) + r")\b")
@@ -95,8 +99,17 @@ def stated_dates(sentence: str, published: date | None) -> list[StatedDate]:
 
 
 def sentence_date(sentence: str, published: date | None) -> StatedDate | None:
-    """The sentence's date: the first it states, else its article's publication day."""
+    """The sentence's date: the first it states, else its article's publication day.
+    When the first date it states cannot be resolved ("on April 17" in an undated
+    article), it has none: a later, resolvable one ("deployed since November 2020") is
+    usually another event's."""
     stated = stated_dates(sentence, published)
+    if published is None:
+        first = min([m.start for m in find_dates(sentence)]
+                    + [m.start(1) for m in _WEEKDAY_RE.finditer(sentence)]
+                    + [m.start() for m in _RELATIVE_RE.finditer(sentence)], default=None)
+        if first is not None and (not stated or sentence.find(stated[0].text) > first):
+            return None
     if stated:
         return stated[0]
     if published is not None:

@@ -25,6 +25,7 @@ from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 from rag import Assistant, Settings
 from tests.conftest import REPO
 from tests.openai_stub import ScriptedOpenAI
+from tests.system.test_timeline import ARTICLES as TIMELINE_ARTICLES
 from ui.app import serve
 
 CORPUS = REPO / "corpus"
@@ -415,6 +416,65 @@ def test_bad_input_is_a_notice_and_the_conversation_stays(page: Page) -> None:
     expect(page.locator("#mode-badge")).not_to_contain_text("rror")
     expect(page.locator("#sources-panel")).not_to_contain_text("rror")
     page.screenshot(path=str(ARTIFACTS / "bad-input-keeps-the-conversation.png"))
+
+
+@pytest.fixture(scope="module")
+def dated_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """A server over dated articles from several outlets (the seed article is undated)."""
+    home = tmp_path_factory.mktemp("ui-dated-home")
+    news = tmp_path_factory.mktemp("ui-dated-news") / "news.jsonl"
+    news.write_text("\n".join(json.dumps(a) for a in TIMELINE_ARTICLES), encoding="utf-8")
+    assistant = Assistant(settings=Settings(home=home))
+    assert assistant.ingest(news).ok
+    port = free_port()
+    demo = serve(assistant, assistant.settings, host="127.0.0.1", port=port, block=False)
+    try:
+        yield Running(f"http://127.0.0.1:{port}/", assistant, home)
+    finally:
+        demo.close()
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1400, 390])
+def test_timeline_tab_lists_dated_entries_and_opens_each_article(
+        browser: Browser, dated_app: Running, width: int) -> None:
+    subject = "river port ceasefire"
+    expected = dated_app.assistant.timeline(subject)
+    assert len(expected) >= 3
+    with open_page(browser, dated_app, width=width) as page:
+        page.get_by_role("tab", name="Timeline").click()
+        # Bad input is said in place of the entries; the tab stays usable.
+        page.fill("#timeline-query textarea", subject)
+        page.fill("#timeline-after textarea, #timeline-after input", "2024-02-30")
+        page.click("#timeline-build")
+        expect(page.locator("#timeline-entries")).to_contain_text(
+            "is not a calendar date", timeout=TIMEOUT_MS)
+        page.fill("#timeline-after textarea, #timeline-after input", "")
+        page.click("#timeline-build")
+        page.locator("#timeline-entries .rag-tl-entry").first.wait_for(timeout=TIMEOUT_MS)
+        shown = page.locator("#timeline-entries .rag-tl-date").all_inner_texts()
+        assert [d.split(" ")[0] for d in shown] == [e.date for e in expected]
+        last = expected[-1].citation
+        page.locator("#timeline-chips label").filter(has_text=f"[{last.marker}]").click()
+        mark = page.locator("#timeline-article mark#cite")
+        mark.wait_for(timeout=TIMEOUT_MS)
+        assert mark.text_content() == last.quote
+        page.screenshot(path=str(ARTIFACTS / f"timeline-{width}.png"), full_page=True)
+        # A date range narrows it to the articles published then.
+        page.fill("#timeline-after textarea, #timeline-after input", "2024-05-01")
+        page.click("#timeline-build")
+        expect(page.locator("#timeline-entries .rag-tl-entry")).to_have_count(
+            len(dated_app.assistant.timeline(subject, filters={"published_after": "2024-05-01"})),
+            timeout=TIMEOUT_MS)
+
+
+@needs_chromium
+def test_an_undated_corpus_says_why_its_timeline_is_empty(page: Page) -> None:
+    page.get_by_role("tab", name="Timeline").click()
+    page.fill("#timeline-query textarea", "the peacekeepers' withdrawal")
+    page.click("#timeline-build")
+    expect(page.locator("#timeline-entries")).to_contain_text(
+        "No dated sentence about this", timeout=TIMEOUT_MS)
 
 
 @needs_chromium

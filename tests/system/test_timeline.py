@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 from rag import Assistant
-from rag.answer.timeline import stated_dates
+from rag.answer.timeline import sentence_date, stated_dates
 from tests.system.test_cli import rag
 
 PUBLISHED = date(2024, 4, 19)  # a Friday
@@ -38,6 +38,13 @@ def test_dates_are_resolved_against_the_publication_date_with_their_rule() -> No
 def test_without_a_publication_date_only_full_dates_count() -> None:
     assert resolved("Talks began on April 17 and ended on Thursday.", None) == []
     assert resolved("Talks began on April 17, 2024.", None) == [("2024-04-17", "stated")]
+    # The first date unresolvable, the sentence is undated: the later date is another
+    # event's (the deployment, not the withdrawal).
+    withdrawal = "The withdrawal began on April 17 of troops deployed since November 2020."
+    assert resolved(withdrawal, None) == [("2020-11", "stated")]
+    assert sentence_date(withdrawal, None) is None
+    assert sentence_date("Troops deployed in November 2020 left on April 17.", None) == \
+        stated_dates("Troops deployed in November 2020 left on April 17.", None)[0]
 
 
 def _article(title: str, source: str, published_at: str, text: str) -> dict[str, str]:

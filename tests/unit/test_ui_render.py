@@ -448,3 +448,17 @@ def test_sources_name_the_other_outlets_of_a_story_as_text() -> None:
     assert "Also in &lt;b&gt;Wire&lt;/b&gt; (2024-04-19), copy.txt" in panel
     assert "(also in &lt;b&gt;Wire&lt;/b&gt; (2024-04-19), copy.txt)" in markdown
     assert "rag-carried" not in render.sources_html([citation("A fact", 0, 6)])
+
+
+def test_timeline_entries_are_escaped_in_order_with_their_rule() -> None:
+    from rag.schema import TimelineEntry
+
+    cite = citation(HOSTILE, 0, len(HOSTILE), source="<i>Wire</i>", published_at="2024-04-19")
+    entries = [TimelineEntry("2024-04-18", "Thursday", "weekday before publication", cite),
+               TimelineEntry("2024-04-19", "", "publication date", cite)]
+    page = render.timeline_html(entries)
+    assert "<script>" not in page and "<img" not in page and "<i>" not in page
+    assert page.index("2024-04-18") < page.index("2024-04-19")
+    assert "(“Thursday”, weekday before publication)" in html.unescape(page)
+    assert "(publication date)" in page
+    assert render.timeline_html([], empty="Nothing dated.") == render.message_html("Nothing dated.")
