@@ -22,7 +22,9 @@ measured is the choice between its two versions:
 An answer is right when it is not refused, its first citation is the expected version,
 and (for `latest`) `as_of` is that version's day. Also reported: the right story (either
 version first), and the expected version's value in the answer text. Anchors are split in
-halves by a hash of their URL; `held_out` is the half nothing is tuned on.
+halves by a hash of their URL; `held_out` is the half nothing is tuned on. A period an
+echoed sentence names ("last year") is read from the day the bench runs, as a question
+would be; the articles are of 2023, so it fits none of them from 2025 on.
 """
 
 from __future__ import annotations

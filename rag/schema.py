@@ -144,8 +144,9 @@ class Conflict:
 
 @dataclass
 class TimelineEntry:
-    """One dated sentence of a timeline (`Assistant.timeline`): `date` is ISO (a day, or
-    YYYY-MM when only the month is known), `date_text` the words that state it ("" when
+    """One dated sentence of a timeline (`Assistant.timeline`): `date` is ISO (a day;
+    YYYY-MM or YYYY when only the month or year is known; "2024-04-08/2024-04-14" for a
+    range such as "last week"), `date_text` the words that state it ("" when
     the article's publication date stands in) and `rule` how it was resolved
     (`rag.answer.timeline`)."""
 

@@ -24,7 +24,7 @@ from rag.answer.prompts import REFUSAL
 from rag.answer.slots import ALIASES, LETTER, NOT_NAMES, gaps, read_question, stem
 from rag.index.embeddings import Embedder
 from rag.index.store import published_ts
-from rag.retrieve.query_analysis import find_dates, time_fit
+from rag.retrieve.query_analysis import PeriodMention, find_times, time_fit
 from rag.schema import Citation, Passage
 
 # Calibrated by `python evals/calibrate.py` on the development gold sets (seed, held-out,
@@ -263,11 +263,13 @@ class ExtractiveAnswerer:
 
 def without_publication_dates(question: str, passages: Sequence[Passage]) -> str:
     """The question with its dates blanked where one fits a passage's publication date:
-    "On October 8, 2023, …" or "Before November 11, …" says which report is meant (the
-    retriever ranks by it), not words the report must contain."""
+    "On October 8, 2023, …", "Before November 11, …" or "Last week, …" says which report
+    is meant (the retriever ranks by it), not words the report must contain."""
     published = [published_ts(p.published_at) for p in passages]
-    for mention in find_dates(question):
-        if any(mention.score(ts) > 0 for ts in published if ts is not None):
+    for mention in find_times(question):
+        # A period ("Last week, …") is never a name, whatever its capital.
+        if isinstance(mention, PeriodMention) or any(
+                mention.score(ts) > 0 for ts in published if ts is not None):
             question = (question[:mention.start] + " " * (mention.end - mention.start)
                         + question[mention.end:])
     return question

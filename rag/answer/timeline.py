@@ -11,6 +11,12 @@ publication date, with the rule that resolved it:
 - "weekday before publication": "on Thursday" or "started Thursday" is the last Thursday
   on or before the publication day, as news reports use it;
 - "relative to publication": "yesterday", "today", "tonight", "this morning";
+- a range relative to publication: "last week" ("week before publication": Monday to
+  Sunday), "earlier this week" ("week of publication": its Monday to the publication
+  day), "next week", "last weekend", "last month" / "earlier this month" / "next month",
+  "last year" / "earlier this year", and "last September" ("month before publication":
+  the latest September before the publication month). A range's `date` is its ISO form:
+  "2024-04-08/2024-04-14", "2024-03", "2023";
 - "publication date": the sentence states no date; the article's own date stands in.
 
 Nothing is invented: without a publication date only fully stated dates count, and a
@@ -27,7 +33,14 @@ from datetime import date, timedelta
 from dateutil.relativedelta import relativedelta, weekdays
 
 from rag.answer.extractive import ScoredSentence
-from rag.retrieve.query_analysis import find_dates
+from rag.retrieve.query_analysis import (
+    LAST_MONTH_RE,
+    RANGE_RE,
+    RANGES,
+    find_dates,
+    month_before,
+    relative_range,
+)
 from rag.schema import Citation, Passage, TimelineEntry
 from rag.text.lexicon import WEEKDAY_NAMES
 
@@ -44,16 +57,33 @@ _RELATIVE = {"yesterday": -1, "today": 0, "tonight": 0, "this morning": 0,
 _RELATIVE_RE = re.compile(r"\b(" + "|".join(_RELATIVE) + r")\b")
 
 
+_WHEN = {-1: "before", 0: "of", 1: "after"}
+
+
 @dataclass(frozen=True)
 class StatedDate:
-    day: date  # the first day of a month when only the month is stated
-    precision: str  # "day" or "month"
+    day: date  # the first day of a month or year when only that is stated
+    precision: str  # "day", "month", "year", or "span" (day to `end`)
     text: str  # the words that state it; "" for the publication date
     rule: str
+    end: date | None = None  # the last day of a span
 
     @property
     def label(self) -> str:
-        return self.day.isoformat() if self.precision == "day" else self.day.isoformat()[:7]
+        iso = self.day.isoformat()
+        if self.precision == "span" and self.end is not None:
+            return f"{iso}/{self.end.isoformat()}" if self.end != self.day else iso
+        return {"day": iso, "month": iso[:7], "year": iso[:4]}.get(self.precision, iso)
+
+
+def _period(first: date, last: date, unit: str, text: str, rule: str) -> StatedDate:
+    """A named period as a date: a whole month or year by its ISO form, anything else
+    (a week, a weekend, this month or year so far) as the span of its days."""
+    whole_month = unit == "month" and last.month != (last + timedelta(days=1)).month
+    whole_year = unit == "year" and (last.month, last.day) == (12, 31)
+    if whole_month or whole_year:
+        return StatedDate(first, unit, text, rule)
+    return StatedDate(first, "span", text, rule, last)
 
 
 def published_day(published_at: str) -> date | None:
@@ -95,6 +125,15 @@ def stated_dates(sentence: str, published: date | None) -> list[StatedDate]:
             day = published + timedelta(days=_RELATIVE[match.group(1).lower()])
             found.append((match.start(), StatedDate(day, "day", match.group(1),
                                                     "relative to publication")))
+        for match in RANGE_RE.finditer(sentence):
+            unit, offset = RANGES[match.group(1).lower()]
+            first, last = relative_range(unit, offset, published)
+            found.append((match.start(), _period(first, last, unit, match.group(1),
+                                                 f"{unit} {_WHEN[offset]} publication")))
+        for match in LAST_MONTH_RE.finditer(sentence):
+            first, last = month_before(match.group(1), published)
+            found.append((match.start(), _period(first, last, "month", match.group(),
+                                                 "month before publication")))
     return [d for _, d in sorted(found, key=lambda item: item[0])]
 
 
@@ -107,7 +146,9 @@ def sentence_date(sentence: str, published: date | None) -> StatedDate | None:
     if published is None:
         first = min([m.start for m in find_dates(sentence)]
                     + [m.start(1) for m in _WEEKDAY_RE.finditer(sentence)]
-                    + [m.start() for m in _RELATIVE_RE.finditer(sentence)], default=None)
+                    + [m.start() for m in _RELATIVE_RE.finditer(sentence)]
+                    + [m.start() for m in RANGE_RE.finditer(sentence)]
+                    + [m.start() for m in LAST_MONTH_RE.finditer(sentence)], default=None)
         if first is not None and (not stated or sentence.find(stated[0].text) > first):
             return None
     if stated:

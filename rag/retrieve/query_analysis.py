@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
-from rag.text.lexicon import MONTHS
+from rag.text.lexicon import MONTH_NAMES, MONTHS
 
 # -- the present ----------------------------------------------------------------
 
@@ -38,14 +38,19 @@ def asks_current_state(question: str) -> bool:
     return _current_state_pattern().search(question) is not None
 
 
-def time_fit(question: str, published: Sequence[int | None]) -> list[float]:
+def time_fit(question: str, published: Sequence[int | None], today: date | None = None
+             ) -> list[float]:
     """How well each report's publication time (seconds since the epoch, or None) fits
-    the time the question asks about, 0-1: its dates ("on October 8, 2023", "before
-    November 11") when it names any (`DateMention.score`), else for a question about now
-    the newest report 1, falling to 0 at `CURRENT_DAYS` older; all 0 otherwise."""
-    dates = find_dates(question)
-    if dates:
-        return [max(d.score(ts) for d in dates) for ts in published]
+    the time the question asks about, 0-1: its dates and periods ("on October 8, 2023",
+    "before November 11", "last week": `find_times`) when any report fits them, else for
+    a question about now the newest report 1, falling to 0 at `CURRENT_DAYS` older; all 0
+    otherwise."""
+    dates = find_times(question, today)
+    fits = [max(d.score(ts) for d in dates) for ts in published] if dates else []
+    # A time no report fits ("as of now, … last year" said in 2023, asked in 2026) leaves
+    # the question's "now" to decide.
+    if any(fits):
+        return fits
     dated = [ts for ts in published if ts is not None]
     if not dated or not asks_current_state(question):
         return [0.0] * len(published)
@@ -242,6 +247,95 @@ def find_dates(question: str) -> list[DateMention]:
     return sorted(found, key=lambda d: d.start)
 
 
+# -- periods named relative to a day ------------------------------------------------
+
+# (unit, offset in units) of the periods news names from its own day ("last week" in an
+# article: the week before it was published; in a question: the week before today).
+# Lower case but for a sentence's capital: "Last Week Tonight" is a programme.
+RANGES = {"last week": ("week", -1), "earlier this week": ("week", 0),
+          "this week": ("week", 0), "next week": ("week", 1),
+          "last weekend": ("weekend", -1),
+          "last month": ("month", -1), "earlier this month": ("month", 0),
+          "this month": ("month", 0), "next month": ("month", 1),
+          "last year": ("year", -1), "earlier this year": ("year", 0),
+          "this year": ("year", 0)}
+RANGE_RE = re.compile(r"\b(" + "|".join(
+    f"[{p[0]}{p[0].upper()}]{re.escape(p[1:])}" for p in sorted(RANGES, key=len, reverse=True))
+    + r")\b")
+# "last September": the latest September before the day's month.
+LAST_MONTH_RE = re.compile(r"\b(?:[Ll]ast|[Tt]his past) (" + "|".join(
+    name.capitalize() for name in MONTH_NAMES) + r")\b")
+
+
+def relative_range(unit: str, offset: int, day: date) -> tuple[date, date]:
+    """The first and last day of the `unit` `offset` units from the one holding `day`;
+    the current week, month or year ends on `day` (what has happened of it so far)."""
+    if unit in ("week", "weekend"):
+        monday = day - timedelta(days=day.weekday()) + timedelta(weeks=offset)
+        if unit == "weekend":
+            return monday + timedelta(days=5), monday + timedelta(days=6)
+        return monday, day if offset == 0 else monday + timedelta(days=6)
+    if unit == "month":
+        months = day.year * 12 + day.month - 1 + offset
+        first = date(months // 12, months % 12 + 1, 1)
+        last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+        return first, day if offset == 0 else last
+    first = date(day.year + offset, 1, 1)
+    return first, day if offset == 0 else date(first.year, 12, 31)
+
+
+def month_before(name: str, day: date) -> tuple[date, date]:
+    """The month called `name` most recently before `day`'s own month."""
+    month = MONTH_NAMES.index(name.lower()) + 1
+    year = day.year if month < day.month else day.year - 1
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+@dataclass(frozen=True)
+class PeriodMention:
+    """A period a question names relative to today ("last week", "last September")."""
+
+    start: int
+    end: int
+    text: str
+    first: date
+    last: date
+    relation: str = "on"
+
+    def score(self, published_ts: int | None) -> float:
+        """1 for a report published in the period, 0.5 a day either side (time zones),
+        0 otherwise."""
+        if published_ts is None:
+            return 0.0
+        published = datetime.fromtimestamp(published_ts, tz=UTC).date()
+        if self.first <= published <= self.last:
+            return 1.0
+        near = self.first - timedelta(days=1) <= published <= self.last + timedelta(days=1)
+        return 0.5 if near else 0.0
+
+
+def find_periods(question: str, today: date) -> list[PeriodMention]:
+    found = []
+    for match in RANGE_RE.finditer(question):
+        first, last = relative_range(*RANGES[match.group(1).lower()], today)
+        found.append(PeriodMention(match.start(), match.end(), match.group(), first, last))
+    for match in LAST_MONTH_RE.finditer(question):
+        first, last = month_before(match.group(1), today)
+        found.append(PeriodMention(match.start(), match.end(), match.group(), first, last))
+    return sorted(found, key=lambda p: p.start)
+
+
+def find_times(question: str, today: date | None = None) -> list[TimeMention]:
+    """The dates a question names and the periods it names relative to `today` (the
+    current UTC day when not given), in reading order."""
+    day = today or datetime.now(UTC).date()
+    mentions: list[TimeMention] = [*find_dates(question), *find_periods(question, day)]
+    return sorted(mentions, key=lambda m: m.start)
+
+
+TimeMention = DateMention | PeriodMention
+
+
 # -- names and numbers --------------------------------------------------------------
 
 _QUOTED = re.compile(r"(?<![\w])['\"“‘](?P<q>[^'\"“”‘’]{2,80}?)['\"”’](?![\w])")
@@ -319,7 +413,7 @@ class SubQuery:
 
     text: str
     sources: frozenset[str] = frozenset()
-    dates: tuple[DateMention, ...] = ()
+    dates: tuple[TimeMention, ...] = ()
     clauses: tuple[int, ...] = ()
 
 
@@ -327,7 +421,7 @@ class SubQuery:
 class QueryAnalysis:
     question: str
     outlets: list[OutletMention] = field(default_factory=list)
-    dates: list[DateMention] = field(default_factory=list)
+    dates: list[TimeMention] = field(default_factory=list)
     entities: list[str] = field(default_factory=list)
     # The question's clauses, each about one fact: what a single evidence sentence matches.
     clauses: list[Clause] = field(default_factory=list)
@@ -361,9 +455,10 @@ _MIN_CLAUSE_WORDS = 2
 _DETERMINER_BEFORE = re.compile(r"\b(?:the|a|an|another)\s+['\"‘“]?$", re.IGNORECASE)
 
 
-def analyse(question: str, matcher: OutletMatcher | None = None) -> QueryAnalysis:
+def analyse(question: str, matcher: OutletMatcher | None = None, today: date | None = None
+            ) -> QueryAnalysis:
     outlets = matcher.find(question) if matcher is not None else []
-    dates = find_dates(question)
+    dates = find_times(question, today)
     spans = [(m.start, m.end) for m in outlets] + [(d.start, d.end) for d in dates]
     analysis = QueryAnalysis(question, outlets, dates, find_entities(question, spans))
     analysis.clauses = find_clauses(question, spans, _outlet_breaks(question, outlets[1:]))
@@ -475,7 +570,7 @@ def decompose(analysis: QueryAnalysis) -> list[SubQuery]:
 
 
 def _part(analysis: QueryAnalysis, spans: list[tuple[int, int]], sources: frozenset[str],
-          dates: tuple[DateMention, ...]) -> SubQuery:
+          dates: tuple[TimeMention, ...]) -> SubQuery:
     text = " ".join(t for t in (_clean(analysis.question[a:b]) for a, b in spans) if t)
     covered = tuple(i for i, c in enumerate(analysis.clauses)
                     if any(c.start < b and a < c.end for a, b in spans))

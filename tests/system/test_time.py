@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from rag import Assistant
 from rag.cli import format_answer
-from rag.retrieve.query_analysis import asks_current_state
+from rag.index.store import published_ts
+from rag.retrieve.query_analysis import asks_current_state, find_periods, find_times
 from ui.render import answer_markdown
 
 
@@ -112,3 +114,38 @@ def test_the_dated_bench_changes_one_count_and_asks_for_each_version() -> None:
             assert expected == update.article["url"]
         elif kind in ("on_original", "before"):
             assert expected == article["url"]
+
+
+def test_a_question_about_last_week_is_answered_from_last_weeks_report(
+        make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
+    """Periods in a question are counted back from today."""
+    today = datetime.now(UTC).date()
+    last_week = today - timedelta(days=today.weekday() + 5)  # last week's Wednesday
+    months_ago = today - timedelta(days=70)
+    path = tmp_path / "harbour.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in (
+        _report(f"{months_ago.isoformat()}T09:00:00+00:00", "57"),
+        _report(f"{last_week.isoformat()}T09:00:00+00:00", "64"))), encoding="utf-8")
+    assistant = make_assistant()
+    assert assistant.ingest(path).ok
+    answer = assistant.ask("Last week, how many ships had docked at the river port since "
+                           "the storm?")
+    assert not answer.refused, answer.reason
+    assert answer.citations[0].published_at[:10] == last_week.isoformat()
+    assert "64 ships" in answer.text.split("[1]")[0]
+
+
+def test_periods_in_a_question_count_back_from_today() -> None:
+    friday = date(2024, 4, 19)
+    (week,) = find_periods("What happened last week?", friday)
+    assert (week.first, week.last) == (date(2024, 4, 8), date(2024, 4, 14))
+    assert week.score(published_ts("2024-04-10")) == 1.0
+    assert week.score(published_ts("2024-04-15")) == 0.5  # a day outside: time zones
+    assert week.score(published_ts("2024-04-17")) == 0.0
+    (september,) = find_periods("What did they say last September?", friday)
+    assert (september.first, september.last) == (date(2023, 9, 1), date(2023, 9, 30))
+    (so_far,) = find_periods("How many ships docked this month?", friday)
+    assert (so_far.first, so_far.last) == (date(2024, 4, 1), friday)
+    assert find_periods("Who hosts Last Week Tonight?", friday) == []
+    assert [m.text for m in find_times("Since March 3, 2024 and last week?", friday)] == \
+        ["March 3, 2024", "last week"]

@@ -35,6 +35,26 @@ def test_dates_are_resolved_against_the_publication_date_with_their_rule() -> No
     assert resolved("A source told Entertainment Tonight the pair were happy.") == []
 
 
+def test_ranges_are_resolved_against_the_publication_date() -> None:
+    assert resolved("Talks collapsed last week.") == \
+        [("2024-04-08/2024-04-14", "week before publication")]
+    assert resolved("Officials met earlier this week.") == \
+        [("2024-04-15/2024-04-19", "week of publication")]
+    assert resolved("Fans rallied last weekend.") == \
+        [("2024-04-13/2024-04-14", "weekend before publication")]
+    assert resolved("Prices rose last month.") == [("2024-03", "month before publication")]
+    # This year so far: up to the publication day.
+    assert resolved("Sales fell earlier this year.") == \
+        [("2024-01-01/2024-04-19", "year of publication")]
+    assert resolved("It was founded last year.") == [("2023", "year before publication")]
+    assert resolved("The offensive last September ended it.") == \
+        [("2023-09", "month before publication")]
+    # The first date stated is the sentence's.
+    assert resolved("On Thursday, earlier this week, they met.")[0] == \
+        ("2024-04-18", "weekday before publication")
+    assert resolved("The talks collapsed last week.", None) == []
+
+
 def test_without_a_publication_date_only_full_dates_count() -> None:
     assert resolved("Talks began on April 17 and ended on Thursday.", None) == []
     assert resolved("Talks began on April 17, 2024.", None) == [("2024-04-17", "stated")]
