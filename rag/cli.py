@@ -508,7 +508,8 @@ def format_answer(answer: Any, *, width: int | None = None,
             name = citation.title or names.get(citation.doc_id, "")
             where = ", ".join(shown(x) for x in (citation.source, citation.published_at[:10],
                                                  name) if x) or "untitled article"
-            lines.append(f"  [{citation.marker}] {where} (doc {citation.doc_id}, "
+            page = f"page {citation.page}, " if citation.page is not None else ""
+            lines.append(f"  [{citation.marker}] {where} (doc {citation.doc_id}, {page}"
                          f"chars {citation.start}-{citation.end})")
             lines.append(f"      {_quoted(citation.quote)}")
             if citation.also_in:

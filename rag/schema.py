@@ -17,6 +17,11 @@ AnswerMode = Literal["extractive", "generative", "extractive-fallback"]
 ARTICLE_FIELDS = ("title", "source", "author", "published_at", "url", "category")
 
 
+# Between the pages of a document that has them (a PDF's text, page by page): a form
+# feed, which no sentence contains, so offsets count pages exactly.
+PAGE_BREAK = "\f"
+
+
 @dataclass(frozen=True)
 class Document:
     doc_id: str
@@ -86,11 +91,26 @@ class Passage:
     story: str = field(default="", compare=False)
     story_shared: bool = field(default=False, repr=False, compare=False)
     also_in: list[dict[str, str]] = field(default_factory=list, compare=False)
+    # The page its text starts on, for a document with pages (a PDF: PAGE_BREAK between
+    # them); None otherwise.
+    page: int | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         del data["sentences"], data["instructions"]
         return data
+
+    def cite(self, start: int, end: int, marker: int = 0) -> Citation:
+        """A citation of `document.text[start:end]`, a span inside this passage."""
+        if not self.start <= start <= end <= self.end:
+            raise ValueError(f"span {start}-{end} is outside the passage {self.start}-{self.end}")
+        before = self.text[: start - self.start]
+        return Citation(
+            marker=marker, doc_id=self.doc_id, start=start, end=end,
+            quote=self.text[start - self.start : end - self.start], title=self.title,
+            source=self.source, published_at=self.published_at, url=self.url,
+            also_in=list(self.also_in),
+            page=None if self.page is None else self.page + before.count(PAGE_BREAK))
 
 
 @dataclass
@@ -109,6 +129,8 @@ class Citation:
     # The other documents of its story (`Passage.also_in`): the same article as carried
     # by other outlets.
     also_in: list[dict[str, str]] = field(default_factory=list)
+    # The page of a document with pages (a PDF) the quote starts on; None otherwise.
+    page: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -314,7 +314,7 @@ class Handlers:
             return render.message_html(
                 "This article has been deleted since the answer was given.", kind="error"
             )
-        meta = dict(
+        meta: dict[str, Any] = dict(
             title=document.title,
             source=document.source,
             published_at=document.published_at,
@@ -339,6 +339,7 @@ class Handlers:
             start=citation.start,
             end=citation.end,
             marker=citation.marker,
+            page=citation.page,
             **meta,
         )
 

@@ -31,6 +31,7 @@ class CitationLike(Protocol):
     published_at: str
     url: str
     also_in: list[dict[str, str]]
+    page: int | None
 
     def carried_by(self) -> str: ...
 
@@ -93,8 +94,9 @@ def display_date(published_at: str) -> str:
     return published_at.strip()[:10]
 
 
-def _byline(source: str, published_at: str) -> str:
-    parts = [p for p in (source.strip(), display_date(published_at)) if p]
+def _byline(source: str, published_at: str, page: int | None = None) -> str:
+    parts = [p for p in (source.strip(), display_date(published_at),
+                         f"page {page}" if page is not None else "") if p]
     return " · ".join(parts)
 
 
@@ -129,10 +131,13 @@ def article_html(
     doc_id: str = "",
     marker: int | None = None,
     note: str = "",
+    page: int | None = None,
 ) -> str:
     """The full article with the cited span highlighted (no highlight if `start` is None)."""
     body = escape(text) if start is None or end is None else highlight(text, start, end)
-    label = f'<div class="rag-cite-label">Citation [{int(marker)}]</div>' if marker else ""
+    on_page = f", page {int(page)}" if page is not None else ""
+    label = (f'<div class="rag-cite-label">Citation [{int(marker)}]{on_page}</div>'
+             if marker else "")
     notice = f'<div class="rag-note">{escape(note)}</div>' if note else ""
     head = article_header_html(
         title=title, source=source, published_at=published_at, url=url, path=path, doc_id=doc_id
@@ -166,7 +171,7 @@ def sources_html(
         items = []
         for c in citations:
             head = escape(_name(c, names or {}))
-            byline = escape(_byline(c.source, c.published_at))
+            byline = escape(_byline(c.source, c.published_at, c.page))
             items.append(
                 f'<li class="rag-source"><span class="rag-chip">[{int(c.marker)}]</span> '
                 f'<b>{head}</b> <span class="rag-byline">{byline}</span>'
@@ -302,7 +307,7 @@ def sources_markdown(
     lines = ["**Sources**", ""]
     for c in citations:
         title = sanitize_markdown(_name(c, names or {}))
-        byline = sanitize_markdown(_byline(c.source, c.published_at))
+        byline = sanitize_markdown(_byline(c.source, c.published_at, c.page))
         url = safe_url(c.url)
         line = f"- \\[{int(c.marker)}\\] {title}"
         if byline:
@@ -363,7 +368,7 @@ def timeline_html(entries: Sequence[Any], names: Mapping[str, str] | None = None
     for e in entries:
         c = e.citation
         how = f"“{e.date_text}”, {e.rule}" if e.date_text else e.rule
-        source = " · ".join(x for x in (_byline(c.source, c.published_at),
+        source = " · ".join(x for x in (_byline(c.source, c.published_at, c.page),
                                         _name(c, names or {})) if x)
         items.append(
             f'<li class="rag-tl-entry"><div class="rag-tl-date">{escape(e.date)} '

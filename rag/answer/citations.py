@@ -84,13 +84,7 @@ def cite_and_verify(drafts: Sequence[DraftSentence], passages: Sequence[Passage]
             passage = passages[number - 1]
             verdict = check_support(draft.text, [passage.text])
             start, end = _evidence_span(passage, verdict.evidence_start, verdict.evidence_end)
-            cited.append((Citation(
-                marker=0, doc_id=passage.doc_id, start=start, end=end,
-                quote=passage.text[start - passage.start : end - passage.start],
-                title=passage.title, source=passage.source,
-                published_at=passage.published_at, url=passage.url,
-                also_in=list(passage.also_in),
-            ), verdict))
+            cited.append((passage.cite(start, end), verdict))
         if len(cited) > 1:
             # A source holding none of the sentence's content words or numbers supports
             # nothing in it, and its citation goes ("… signed by aliens [1][2]" with [2]

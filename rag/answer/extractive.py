@@ -118,12 +118,7 @@ def quoted_answer(chosen: Sequence[Quoted], passages: Sequence[Passage]) -> Extr
     parts: list[str] = []
     for marker, sentence in enumerate(chosen, start=1):
         passage = passages[sentence.passage_index]
-        citations.append(Citation(
-            marker=marker, doc_id=passage.doc_id, start=sentence.start, end=sentence.end,
-            quote=sentence.text, title=passage.title, source=passage.source,
-            published_at=passage.published_at, url=passage.url,
-            also_in=list(passage.also_in),
-        ))
+        citations.append(passage.cite(sentence.start, sentence.end, marker))
         parts.append(f"{shown_quote(sentence.text)} [{marker}]")
     return Extraction(" ".join(parts), citations, False, None)
 

@@ -41,7 +41,7 @@ from rag.retrieve.query_analysis import (
     month_before,
     relative_range,
 )
-from rag.schema import Citation, Passage, TimelineEntry
+from rag.schema import Passage, TimelineEntry
 from rag.text.lexicon import WEEKDAY_NAMES
 
 # What a timeline with no entry says, in the CLI and the UI.
@@ -183,9 +183,7 @@ def build_timeline(scored: Sequence[ScoredSentence], passages: Sequence[Passage]
     entries = []
     for marker, (_, sentence, dated) in enumerate(chosen, 1):
         p = passages[sentence.passage_index]
-        quote = p.text[sentence.start - p.start : sentence.end - p.start]
         entries.append(TimelineEntry(
             date=dated.label, date_text=dated.text, rule=dated.rule,
-            citation=Citation(marker, p.doc_id, sentence.start, sentence.end, quote, p.title,
-                              p.source, p.published_at, p.url, list(p.also_in))))
+            citation=p.cite(sentence.start, sentence.end, marker)))
     return entries

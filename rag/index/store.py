@@ -40,7 +40,7 @@ from rag.errors import (
     RagError,
     StoreError,
 )
-from rag.schema import ARTICLE_FIELDS, Chunk, Document
+from rag.schema import ARTICLE_FIELDS, PAGE_BREAK, Chunk, Document
 
 # Chunk id → one vector per sentence of the chunk, as ingest computed them (a side
 # index keeps them, so retrieval never re-embeds a sentence).
@@ -704,6 +704,8 @@ def chunk_metadata(document: Document, chunk: Chunk, *, content_hash: str,
                                     for s, e in instructions
                                     if s < chunk.end and chunk.start < e]),
     }
+    if PAGE_BREAK in document.text:  # a document with pages: the page the chunk starts on
+        meta["page"] = document.text.count(PAGE_BREAK, 0, chunk.start) + 1
     for name in ARTICLE_FIELDS:
         meta[name] = getattr(document, name)
     ts = published_ts(document.published_at)

@@ -10,7 +10,9 @@ matching. A file either yields all its documents or fails as a whole with a `Loa
 from __future__ import annotations
 
 import codecs
+import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -21,10 +23,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rag.errors import LoaderError
-from rag.schema import ARTICLE_FIELDS, Document
+from rag.schema import ARTICLE_FIELDS, PAGE_BREAK, Document
 from rag.text.lexicon import MONTHS
 
-SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"})
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl",
+                                ".pdf"})
 
 # Zero-width characters, bidi marks/embeddings/overrides/isolates, the BOM used as ZWNBSP,
 # soft hyphen, combining grapheme joiner, Mongolian vowel separator, interlinear annotation
@@ -41,7 +44,7 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)", r
 
 # Files whose first line may be the headline (`headline`); structured formats say
 # where their title is.
-HEADLINE_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+HEADLINE_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".pdf"})
 HEADLINE_MAX_WORDS = 30
 _INNER_STOP = re.compile(r"[.!?]\s")
 # Far longer than any real title or byline; the longest are never metadata.
@@ -123,6 +126,8 @@ def load_file(path: Path, *, max_bytes: int, problems: list[str] | None = None
         raise LoaderError(f"cannot read file: {exc.strerror or exc}") from exc
     if not data.strip():
         raise LoaderError("file is empty")
+    if suffix == ".pdf":
+        return [_pdf(data, resolved, str(resolved))]
     text = decode(data)
     # The absolute path names the file however it was reached (relative, via another
     # cwd), so its id, content hash and manifest entry do not change with the caller.
@@ -491,6 +496,45 @@ class _ReadableText(HTMLParser):
             self.title_parts.append(data)
         elif not self._skip_depth and not self._in_head:
             self.parts.append(data)
+
+
+_PDF_DATE = re.compile(r"D:(\d{4})(\d{2})(\d{2})")
+
+
+def _pdf(data: bytes, path: Path, key: str) -> Document:
+    """A PDF's text layer, page by page with `PAGE_BREAK` between pages, so a citation can
+    name its page; title, author and date from the document information where it has
+    them (else the first line is the headline and a dateline dates it, as for text)."""
+    # Imported here: only PDFs need it, and `rag ask` should not pay for it.
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise LoaderError("PDF is encrypted")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata
+    except LoaderError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise LoaderError(f"not a readable PDF: {exc}") from exc
+    # A page's own form feeds would shift the page count; its trailing blanks are layout.
+    text = PAGE_BREAK.join(page.replace(PAGE_BREAK, "\n").strip() for page in pages)
+    if not text.replace(PAGE_BREAK, "").strip():
+        raise LoaderError("PDF has no text layer (a scan needs OCR first)")
+    meta: dict[str, Any] = {}
+    if info is not None:
+        if (info.title or "").strip():
+            meta["title"] = info.title
+        if (info.author or "").strip():
+            meta["author"] = info.author
+        created = _PDF_DATE.match(str(info.get("/CreationDate") or ""))
+        # A month 13 in the metadata dates nothing.
+        with contextlib.suppress(ValueError):
+            if created:
+                meta["published_at"] = date(*map(int, created.groups())).isoformat()
+    return _document(text, path, key, meta)
 
 
 def _html(text: str, path: Path, key: str) -> Document:

@@ -98,6 +98,7 @@ def to_passage(hit: StoredChunk, score: float) -> Passage:
         instructions=(tuple((int(s), int(e)) for s, e in json.loads(str(meta["instructions"])))
                       if "instructions" in meta else None),
         story=str(meta.get("story") or meta["doc_id"]),
+        page=int(meta["page"]) if meta.get("page") is not None else None,
         story_shared=bool(meta.get("story_shared", False)),
     )
 

@@ -136,13 +136,7 @@ def find_conflicts(citations: Sequence[Citation], passages: Sequence[Passage],
         for candidate, similarity in pair_conflicts(citation.quote, citation.doc_id,
                                                     passages, embed):
             passage = candidate.passage
-            other = Citation(
-                marker=0, doc_id=passage.doc_id, start=candidate.start, end=candidate.end,
-                quote=passage.text[candidate.start - passage.start:
-                                   candidate.end - passage.start],
-                title=passage.title, source=passage.source,
-                published_at=passage.published_at, url=passage.url,
-                also_in=list(passage.also_in))
+            other = passage.cite(candidate.start, candidate.end)
             conflicts.append(Conflict(citation, other, candidate.cited.value.surface,
                                       candidate.other.value.surface, similarity))
     return conflicts

@@ -73,7 +73,8 @@ def test_json_array(tmp_path: Path) -> None:
     ("bad.jsonl", b'{"body": "ok"}\n{not json\n', "line 2"),
     ("bad.json", b'{"body": ', "invalid JSON"),
     ("nobody.json", b'{"title": "x"}', "body"),
-    ("x.pdf", b"%PDF-1.4", "unsupported"),
+    ("x.pdf", b"%PDF-1.4", "PDF"),
+    ("x.docx", b"PK\x03\x04", "unsupported"),
     ("empty.html", b"<html><script>x</script></html>", "no readable text"),
 ])
 def test_broken_files_raise_loader_error(tmp_path: Path, name: str, content: bytes,
