@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 QUESTION ?= Why did the peacekeepers leave?
 MULTIHOP ?= ../shared/bench/multihop-rag
 
-.PHONY: setup train run run-local serve screenshot test lint chromium bench bench-retrieval bench-conflicts bench-dated eval clean
+.PHONY: setup train run run-local serve screenshot test lint chromium bench bench-retrieval bench-conflicts bench-dated bench-feeds eval clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -82,6 +82,10 @@ bench-conflicts: setup
 # Dated questions: a story re-run with a figure changed, asked about by day, month, bound, now.
 bench-dated: setup
 	$(BIN)/python -m bench.dated --multihop $(MULTIHOP) --json evals/results/dated.json
+
+# Feed and page ingest of 1,000 local items, without the embedding.
+bench-feeds: setup
+	$(BIN)/python -m bench.feeds --articles $(MULTIHOP)/articles.jsonl --json evals/results/feeds.json
 
 clean:
 	rm -rf $(VENV) .rag .pytest_cache .mypy_cache .ruff_cache

@@ -70,15 +70,35 @@ class Assistant:
 
     def ingest(self, path: str | Path, progress: Progress | None = None, *,
                refresh: bool = True) -> IngestReport:
-        """Index a file or a folder. With `refresh=False` the retrieval index catches up
-        later, at `refresh_index()` or the next question: several ingests in a row (a
-        multi-file upload) then pay for one refresh, not one each."""
+        """Index a file or a folder, or a feed's or a page's URL (`ingest_urls`). With
+        `refresh=False` the retrieval index catches up later, at `refresh_index()` or
+        the next question: several ingests in a row (a multi-file upload) then pay for
+        one refresh, not one each."""
+        if isinstance(path, str) and path.lower().startswith(("http://", "https://")):
+            return self.ingest_urls([path], progress, refresh=refresh)
         with self._write_lock, writer_lock(self.settings.home), self._counted_write():
             report = self._ingestor().ingest(Path(path), progress)
             # Only when something changed: an unchanged re-ingest must cost nothing.
             if refresh and (report.added or report.updated or report.removed):
                 self.retriever.refresh()
             return report
+
+    def ingest_urls(self, urls: Sequence[str], progress: Progress | None = None, *,
+                    refresh: bool = True) -> IngestReport:
+        """Fetch RSS/Atom feeds and article pages (`rag.ingest.web`: robots.txt, a pause
+        between requests to one host, no private addresses unless allowed) into files
+        under `home/web/`, and index those. Needs the `web` extra."""
+        # Here, not at the top: feedparser and trafilatura only for those who fetch.
+        from rag.ingest.web import fetch_urls
+
+        fetched = fetch_urls(urls, self.settings, progress)
+        report = IngestReport(failed=list(fetched.failed), warnings=list(fetched.notes),
+                              seen=len(fetched.failed))
+        for path in fetched.files:
+            report.merge(self.ingest(path, refresh=False))
+        if refresh and (report.added or report.updated or report.removed):
+            self.retriever.refresh()
+        return report
 
     @contextlib.contextmanager
     def _counted_write(self) -> Iterator[None]:

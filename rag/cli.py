@@ -19,6 +19,7 @@ from rag.errors import (
     InvalidQuestionError,
     RagError,
 )
+from rag.schema import IngestReport
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EVALS = PACKAGE_ROOT / "evals"
@@ -48,8 +49,12 @@ def _parser() -> argparse.ArgumentParser:
                         "endpoint) or local (the in-process model); default: $RAG_LLM")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    ingest = commands.add_parser("ingest", help="index a file or folder of articles")
-    ingest.add_argument("path", type=Path)
+    ingest = commands.add_parser(
+        "ingest", help="index a file or folder of articles, or a feed's or a page's URL")
+    ingest.add_argument("path", nargs="*",
+                        help="files, folders, or URLs of RSS/Atom feeds and article pages")
+    ingest.add_argument("--from-file", type=Path, metavar="FILE",
+                        help="URLs to fetch, one a line (# comments)")
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
 
     ask = commands.add_parser("ask", help="answer a question with cited sources")
@@ -273,7 +278,36 @@ def format_timeline(entries: Sequence[Any], *, width: int | None = None) -> str:
 
 
 def _ingest(assistant: Any, args: argparse.Namespace) -> int:
-    report = assistant.ingest(args.path, progress=None if args.json else _progress_bar("ingest"))
+    urls = [p for p in args.path if p.lower().startswith(("http://", "https://"))]
+    paths = [p for p in args.path if p not in urls]
+    if args.from_file:
+        try:
+            # Here, not at the top: the web extra only for those who fetch.
+            from rag.ingest.web import read_url_list
+
+            urls += read_url_list(args.from_file)
+        except ImportError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        except (OSError, UnicodeDecodeError) as exc:
+            print(f"error: cannot read {shown(str(args.from_file))}: "
+                  f"{getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if not urls and not paths:
+        print("error: give a file, a folder or a URL to ingest (or --from-file)",
+              file=sys.stderr)
+        return EXIT_USAGE
+    progress = None if args.json else _progress_bar("ingest")
+    report = IngestReport()
+    for path in paths:
+        report.merge(assistant.ingest(Path(path), progress=progress, refresh=False))
+    if urls:
+        try:
+            report.merge(assistant.ingest_urls(urls, progress=progress, refresh=False))
+        except ImportError as exc:  # the web extra is not installed
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    assistant.refresh_index()
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

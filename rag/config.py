@@ -60,6 +60,11 @@ class Settings:
     # Which offline answerer: "rules" (rag.answer.extractive) or "learned" (rag.answer.learned).
     answerer: str = "rules"
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
+    # Fetching feeds and pages (rag.ingest.web): seconds per request, seconds between two
+    # requests to one host, and whether addresses on private networks may be fetched.
+    fetch_timeout: float = 15.0
+    fetch_interval: float = 1.0
+    allow_private_urls: bool = False
 
     def __post_init__(self) -> None:
         # Accept plain strings for paths, as people naturally pass them.
@@ -122,6 +127,12 @@ class Settings:
             values["answerer"] = env["RAG_ANSWERER"].strip().lower()
         if env.get("RAG_PROMPTS_DIR"):
             values["prompts_dir"] = Path(env["RAG_PROMPTS_DIR"])
+        if env.get("RAG_FETCH_TIMEOUT"):
+            values["fetch_timeout"] = _float(env, "RAG_FETCH_TIMEOUT")
+        if env.get("RAG_FETCH_INTERVAL"):
+            values["fetch_interval"] = _float(env, "RAG_FETCH_INTERVAL")
+        if env.get("RAG_ALLOW_PRIVATE_URLS"):
+            values["allow_private_urls"] = _bool(env, "RAG_ALLOW_PRIVATE_URLS")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

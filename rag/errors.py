@@ -7,6 +7,8 @@
     ├── InvalidArgumentError   an argument out of bounds (k, filters)
     ├── DocumentNotFoundError  no document with that id
     ├── LoaderError            one file could not be read (ingest reports it and goes on)
+    │   └── FetchError         one URL could not be fetched: refused (robots, private
+    │                          address), failed, too big, or not a feed or article
     ├── IngestLockedError      another process is writing to the same data directory
     ├── StoreError             the vector store failed or is unreachable
     │   └── ConsistencyError   manifest and collection disagree: run `rag reindex`
@@ -45,6 +47,11 @@ class DocumentNotFoundError(RagError, KeyError):
 
 class LoaderError(RagError):
     """A file could not be turned into documents; the reason is user-facing."""
+
+
+class FetchError(LoaderError):
+    """A URL could not be fetched or read as a feed or an article; the reason is
+    user-facing."""
 
 
 class IngestLockedError(RagError):

@@ -279,6 +279,16 @@ class IngestReport:
     def ok(self) -> bool:
         return not self.failed
 
+    def merge(self, other: IngestReport) -> None:
+        """Add `other`'s files and counts to this report (one run over several inputs)."""
+        for name in ("added", "updated", "removed", "unchanged", "failed", "skipped",
+                     "warnings", "copies"):
+            getattr(self, name).extend(getattr(other, name))
+        self.chunks += other.chunks
+        self.seen += other.seen
+        self.indexed += other.indexed
+        self.seconds += other.seconds
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["failed"] = [{"path": p, "reason": r} for p, r in self.failed]
