@@ -136,6 +136,8 @@ class CorpusTab:
     search: gr.Textbox
     documents: gr.Dataframe
     upload: gr.File
+    urls: gr.Textbox
+    fetch: gr.Button
     ingest_result: gr.HTML
     delete_choice: gr.Dropdown
     delete: gr.Button
@@ -323,6 +325,11 @@ def _corpus_tab(settings: Settings) -> CorpusTab:
                     label=f"Add articles ({', '.join(UPLOAD_TYPES)}; up to "
                     f"{render.human_size(settings.max_file_bytes)} each)",
                 )
+                with gr.Row(equal_height=True):
+                    urls = gr.Textbox(label="Or fetch feeds and pages (one URL a line)",
+                                      placeholder="https://example.org/feed.xml",
+                                      lines=1, max_lines=6, scale=4, elem_id="urls")
+                    fetch = gr.Button("Fetch", scale=0, min_width=80, elem_id="fetch")
                 ingest_result = gr.HTML("", elem_id="ingest-result", js_on_load=None)
             with gr.Column():
                 delete_choice = gr.Dropdown(
@@ -335,6 +342,8 @@ def _corpus_tab(settings: Settings) -> CorpusTab:
         search=search,
         documents=documents,
         upload=upload,
+        urls=urls,
+        fetch=fetch,
         ingest_result=ingest_result,
         delete_choice=delete_choice,
         delete=delete,
@@ -408,6 +417,14 @@ def _wire_corpus(
         handlers.ingest_files,
         [corpus.upload, source_filter, corpus.search],
         [corpus.ingest_result, *corpus_outputs, corpus.upload],
+        api_visibility="private",
+        concurrency_limit=1,
+        concurrency_id="corpus-write",
+    )
+    corpus.fetch.click(
+        handlers.ingest_url,
+        [corpus.urls, source_filter, corpus.search],
+        [corpus.ingest_result, *corpus_outputs, corpus.urls],
         api_visibility="private",
         concurrency_limit=1,
         concurrency_id="corpus-write",

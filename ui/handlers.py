@@ -26,7 +26,7 @@ from rag.errors import (
     RagError,
 )
 from rag.ingest.loaders import SUPPORTED_SUFFIXES
-from rag.schema import Answer, Citation, Status, TimelineEntry
+from rag.schema import Answer, Citation, IngestReport, Status, TimelineEntry
 from rag.validation import validate_question
 from ui import render
 from ui.helpers import (
@@ -488,6 +488,28 @@ class Handlers:
             filter_choices,
             gr.File(value=None),
         )
+
+    def ingest_url(self, urls: str, selected: list[str] | None, search: str | None
+                   ) -> tuple[Any, ...]:
+        """Fetch the feeds or pages in the box (one URL a line) and index them; what
+        failed or came from a feed's summary is listed per URL."""
+        asked = [u.strip() for u in (urls or "").splitlines() if u.strip()]
+        if not asked:
+            gr.Warning("Paste the URL of a feed or an article page first.")
+            return (gr.skip(),) * 5
+        try:
+            report = self.assistant.ingest_urls(asked)
+        except (RagError, ImportError) as exc:  # ImportError: the web extra is missing
+            return (render_ingest_results([(", ".join(asked), "failed", str(exc))]),
+                    *self.corpus_views(selected, search), gr.skip())
+        results = [(url, "failed", reason) for url, reason in report.failed]
+        results += [(url, "note", note) for url, note in report.warnings]
+        if report.added or report.updated or report.unchanged:
+            results += _describe(f"{len(asked) - len(report.failed)} of {len(asked)} URLs",
+                                 IngestReport(added=report.added, updated=report.updated,
+                                              unchanged=report.unchanged,
+                                              chunks=report.chunks))
+        return (render_ingest_results(results), *self.corpus_views(selected, search), "")
 
     def delete_document(
         self, doc_id: str | None, selected: list[str] | None, search: str | None

@@ -110,7 +110,7 @@ def render_ingest_results(results: Sequence[tuple[str, str, str]]) -> str:
         for name, status, detail in results
     )
     return (
-        '<table class="rag-ingest"><thead><tr><th>File</th><th>Result</th><th>Detail</th>'
+        '<table class="rag-ingest"><thead><tr><th>File or URL</th><th>Result</th><th>Detail</th>'
         f"</tr></thead><tbody>{rows}</tbody></table>"
     )
 

@@ -372,6 +372,20 @@ def test_uploaded_article_becomes_answerable_and_oversized_upload_is_refused(
 
 
 @needs_chromium
+def test_fetching_a_private_address_is_refused_in_place_and_the_corpus_stays(
+        page: Page, app: Running) -> None:
+    before = len(app.assistant.documents())
+    page.get_by_role("tab", name="Corpus").click()
+    page.fill("#urls textarea", f"{app.url}feed.xml")
+    page.click("#fetch")
+    result = page.locator("#ingest-result")
+    expect(result).to_contain_text("private address", timeout=TIMEOUT_MS)
+    expect(result).to_contain_text("RAG_ALLOW_PRIVATE_URLS")
+    assert len(app.assistant.documents()) == before
+    expect(page.locator("#documents")).to_contain_text(f"Indexed documents: {before}")
+
+
+@needs_chromium
 def test_corpus_search_narrows_the_table_and_the_delete_list(page: Page) -> None:
     page.get_by_role("tab", name="Corpus").click()
     documents = page.locator("#documents")
