@@ -63,6 +63,14 @@ _FEED_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:rss|fe
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
+class HTTPStatusError(FetchError):
+    """The server answered with an error status."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class _Reply(NamedTuple):
     status: int
     headers: httpx.Headers
@@ -113,16 +121,19 @@ class Fetcher:
         self._client.close()
 
     def get(self, url: str) -> Fetched:
+        return self._get(url, robots=True)
+
+    def _get(self, url: str, *, robots: bool) -> Fetched:
         for _ in range(MAX_REDIRECTS + 1):
             check_public(url, self.settings.allow_private_urls)
-            if not self._allowed(url):
+            if robots and not self._allowed(url):
                 raise FetchError(f"robots.txt of {urlsplit(url).netloc} disallows {url}")
             reply = self._request(url)
             if reply.status in _REDIRECTS and "location" in reply.headers:
                 url = urljoin(url, reply.headers["location"])
                 continue
             if reply.status >= 400:
-                raise FetchError(f"{url} answered HTTP {reply.status}")
+                raise HTTPStatusError(f"{url} answered HTTP {reply.status}", reply.status)
             content_type = reply.headers.get("content-type", "").split(";")[0]
             return Fetched(url, content_type.strip().lower(), reply.body)
         raise FetchError(f"{url}: more than {MAX_REDIRECTS} redirects")
@@ -167,15 +178,16 @@ class Fetcher:
         None (nothing allowed) when it cannot be read (5xx, network failure)."""
         robots = RobotFileParser()
         try:
-            reply = self._request(f"{origin}/robots.txt")
+            # Redirects followed (an http origin's robots file often moves to https).
+            fetched = self._get(f"{origin}/robots.txt", robots=False)
+        except HTTPStatusError as exc:
+            if 400 <= exc.status < 500:
+                robots.parse([])
+                return robots
+            return None
         except FetchError:
             return None
-        if 400 <= reply.status < 500:
-            robots.parse([])
-        elif reply.status >= 300:
-            return None
-        else:
-            robots.parse(reply.body.decode("utf-8", "replace").splitlines())
+        robots.parse(fetched.body.decode("utf-8", "replace").splitlines())
         return robots
 
 
@@ -212,11 +224,16 @@ def feed_records(fetched: Fetched, fetcher: Fetcher) -> tuple[list[dict[str, str
     outlet = str(parsed.feed.get("title") or urlsplit(fetched.url).netloc)
     records, notes = [], []
     for entry in parsed.entries:
-        link = urljoin(fetched.url, str(entry.get("link") or ""))
+        own = str(entry.get("link") or "")
+        # An entry without a link is known by its id (or title) within the feed.
+        key = str(entry.get("id") or entry.get("title") or "")
+        link = urljoin(fetched.url, own) if own else f"{fetched.url}#{key}"
         meta = {"title": str(entry.get("title") or ""), "source": outlet,
                 "author": str(entry.get("author") or ""),
                 "published_at": _entry_time(entry), "url": link}
         try:
+            if not own:
+                raise FetchError("the entry links to no page")
             page = page_record(fetcher.get(link).body, link)
             body = page["body"]
             meta["author"] = meta["author"] or page["author"]

@@ -78,14 +78,17 @@ _WORD_SCALES = {"hundred": 1e2, "thousand": 1e3, "million": 1e6, "billion": 1e9,
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return _stemmer().stem(word)
+    return _stemmer().stemWord(word)
 
 
 @lru_cache(maxsize=1)
 def _stemmer() -> Any:
-    from nltk.stem.snowball import SnowballStemmer
+    # The Snowball project's own English stemmer (snowballstemmer, 15 ms to import) rather
+    # than nltk's copy (180 ms, on every `rag ask`); the newer algorithm also keeps
+    # "added" from "ad" and "organization" from "organ".
+    import snowballstemmer
 
-    return SnowballStemmer("english")
+    return snowballstemmer.stemmer("english")
 
 
 # --- analysed text ------------------------------------------------------------------------

@@ -46,6 +46,7 @@ class Site:
     def __init__(self) -> None:
         self.feed = ""
         self.requests: list[str] = []
+        self.robots_status = 200  # 301: moved to /robots-moved.txt
 
 
 @pytest.fixture
@@ -55,8 +56,13 @@ def site() -> Iterator[tuple[Site, str]]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             state.requests.append(self.path)
-            if self.path == "/robots.txt":
-                self._send(200, "text/plain", "User-agent: *\nDisallow: /private/\n")
+            if self.path == "/robots.txt" and state.robots_status == 301:
+                self.send_response(301)
+                self.send_header("Location", "/robots-moved.txt")
+                self.end_headers()
+            elif self.path in ("/robots.txt", "/robots-moved.txt"):
+                self._send(state.robots_status if state.robots_status != 301 else 200,
+                           "text/plain", "User-agent: *\nDisallow: /private/\n")
             elif self.path == "/feed.xml":
                 self._send(200, "application/rss+xml", state.feed)
             elif self.path == "/moved":
@@ -149,6 +155,23 @@ def test_a_page_url_robots_redirects_and_the_size_cap(
     assert "limit" in reasons[f"{base}/huge"]
     assert "HTTP 404" in reasons[f"{base}/nowhere"]
     assert "not an http(s) URL" in reasons["ftp://example.org/x"]
+
+
+@pytest.mark.parametrize(("status", "memo_allowed", "page_allowed"),
+                         [(301, False, True), (404, True, True), (503, False, False)])
+def test_robots_files_moved_missing_or_failing(
+        site: tuple[Site, str], make_assistant: Callable[..., Assistant], status: int,
+        memo_allowed: bool, page_allowed: bool) -> None:
+    """RFC 9309: a moved robots file is followed, a missing one (4xx) allows everything,
+    one that fails (5xx) allows nothing."""
+    state, base = site
+    state.robots_status = status
+    report = web_assistant(make_assistant).ingest_urls([f"{base}/harbour",
+                                                        f"{base}/private/memo"])
+    failed = dict(report.failed)
+    assert (f"{base}/private/memo" not in failed) == memo_allowed
+    assert (f"{base}/harbour" not in failed) == page_allowed
+    assert all("robots.txt" in reason for reason in failed.values())
 
 
 def test_private_addresses_are_refused_by_default_and_nothing_indexed_is_lost(
