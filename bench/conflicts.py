@@ -83,13 +83,13 @@ def _sentences(body: str) -> list[str]:
     return [body[s:e] for s, e in sentence_spans(body)]
 
 
-def _digit_mentions(sentence: str) -> list[NumberMention]:
+def digit_mentions(sentence: str) -> list[NumberMention]:
     """Numbers written in digits (the ones an edit can change in place)."""
     return [m for m in number_mentions(sentence)
             if _DIGITS.fullmatch(sentence[m.start:m.end].split(" ")[0].lstrip("$£€"))]
 
 
-def _changed_value(surface: str, is_year: bool, rng: Random) -> str:
+def changed_value(surface: str, is_year: bool, rng: Random) -> str:
     digits = _DIGITS.search(surface)
     assert digits is not None
     text = digits.group()
@@ -158,7 +158,7 @@ def _other_time(sentence: str, mention: NumberMention, rng: Random) -> str | Non
     else:
         moved = rng.choice([m for m in _MONTHS if m != when.group()])
     surface = sentence[mention.start:mention.end]
-    value = _changed_value(surface, False, rng)
+    value = changed_value(surface, False, rng)
     spans = sorted([(when.start(), when.end(), moved), (mention.start, mention.end, value)],
                    reverse=True)
     for start, end, text in spans:
@@ -182,14 +182,14 @@ def build(articles: Sequence[dict[str, Any]], anchors: int, seed: int) -> list[P
             sentences = _sentences(article["body"])
             for si, sentence in enumerate(sentences):
                 if _WORDS[0] <= len(sentence.split()) <= _WORDS[1] and \
-                        _digit_mentions(sentence):
+                        digit_mentions(sentence):
                     pool.append((ai, si, sentence))
         rng.shuffle(pool)
         for ai, si, sentence in pool[:anchors]:
             sentences = _sentences(chosen[ai]["body"])
-            mention = rng.choice(_digit_mentions(sentence))
+            mention = rng.choice(digit_mentions(sentence))
             surface = sentence[mention.start:mention.end]
-            changed = _changed_value(surface, mention.value.is_year, rng)
+            changed = changed_value(surface, mention.value.is_year, rng)
             pairs.append(Pair("changed", half, sentence,
                               _passage(sentences, si, _edited(sentence, mention, changed, rng)),
                               True))

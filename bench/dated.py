@@ -42,11 +42,12 @@ from random import Random
 from typing import Any
 
 from bench._common import environment, report, shown_path
-from bench.conflicts import _changed_value, _digit_mentions, _sentences
+from bench.conflicts import changed_value, digit_mentions
 from bench.retrieval import load_queries
 from rag import Answer, Assistant
 from rag.index.embeddings import get_embedder
 from rag.text.analysis import NumberMention
+from rag.text.sentences import sentence_spans
 
 KINDS = ("on_original", "on_update", "in_month", "before", "latest")
 _ON = ("As {source} reported on {day}, {echo}", "On {day}, {echo}")
@@ -74,19 +75,19 @@ class Update:
 def make_update(article: dict[str, Any], rng: Random) -> Update | None:
     """The article re-published 3-40 days later with one number changed; None when its
     body states no number in digits or it has no date."""
-    sentences = _sentences(article["body"])
-    numbered = [i for i, s in enumerate(sentences) if _counts(s)]
+    body = article["body"]
+    numbered = [(s, e) for s, e in sentence_spans(body) if _counts(body[s:e])]
     published = article.get("published_at") or ""
     if not numbered or not published:
         return None
-    index = rng.choice(numbered)
-    sentence = sentences[index]
+    start, end = rng.choice(numbered)
+    sentence = body[start:end]
     mention = rng.choice(_counts(sentence))
     old = sentence[mention.start:mention.end]
-    new = _changed_value(old, mention.value.is_year, rng)
-    sentences[index] = sentence[:mention.start] + new + sentence[mention.end:]
+    new = changed_value(old, mention.value.is_year, rng)
+    changed = body[:start + mention.start] + new + body[start + mention.end:]
     when = datetime.fromisoformat(published) + timedelta(days=rng.randint(3, 40))
-    update = {**article, "url": article["url"] + "#update", "body": " ".join(sentences),
+    update = {**article, "url": article["url"] + "#update", "body": changed,
               "published_at": when.isoformat()}
     wh = ("how much" if old[:1] in "$£€" else "what percentage" if "%" in old
           or "percent" in old else "how many")
@@ -109,7 +110,7 @@ def _counts(sentence: str) -> list[NumberMention]:
         if before and before[-1][:1].isupper() and not before[-1].endswith((",", ".")):
             return False
         return surface[:1] in "$£€" or "%" in surface or bool(re.match(r" [a-z]", after))
-    return [m for m in _digit_mentions(sentence) if counts(m)]
+    return [m for m in digit_mentions(sentence) if counts(m)]
 
 
 def questions(article: dict[str, Any], update: Update, rng: Random

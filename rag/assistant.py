@@ -8,6 +8,7 @@ by the writer lock file across processes.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -21,6 +22,7 @@ from rag.config import Settings
 from rag.errors import DocumentNotFoundError
 from rag.index.embeddings import Embedder, get_embedder
 from rag.index.store import Store
+from rag.ingest.loaders import is_url
 from rag.ingest.pipeline import Ingestor, Progress, writer_lock
 from rag.retrieve.base import Retriever, as_stored_now
 from rag.retrieve.factory import make_retriever
@@ -74,7 +76,7 @@ class Assistant:
         `refresh=False` the retrieval index catches up later, at `refresh_index()` or
         the next question: several ingests in a row (a multi-file upload) then pay for
         one refresh, not one each."""
-        if isinstance(path, str) and path.lower().startswith(("http://", "https://")):
+        if isinstance(path, str) and is_url(path):
             return self.ingest_urls([path], progress, refresh=refresh)
         with self._write_lock, writer_lock(self.settings.home), self._counted_write():
             report = self._ingestor().ingest(Path(path), progress)
@@ -220,12 +222,17 @@ class Assistant:
         from rag.answer.timeline import build_timeline
 
         passages = self.retrieve(query, k=TIMELINE_K if k is None else k, filters=filters)
-        # The rule answerer's relevance (similarity and coverage, no slot bonus) ranks
-        # the sentences whichever answerer is configured: a timeline has no answer slot.
-        scorer = self.answerer if isinstance(self.answerer, ExtractiveAnswerer) else \
-            ExtractiveAnswerer(self.embedder)
+        scorer = self._timeline_scorer
         return build_timeline(scorer.score_sentences(query, passages), passages,
                               scorer.threshold)
+
+    @functools.cached_property
+    def _timeline_scorer(self) -> ExtractiveAnswerer:
+        # The rule answerer's relevance (similarity and coverage, no slot bonus) ranks
+        # the sentences whichever answerer is configured: a timeline has no answer slot.
+        # Made once: it caches the sentence vectors it embeds.
+        return self.answerer if isinstance(self.answerer, ExtractiveAnswerer) else \
+            ExtractiveAnswerer(self.embedder)
 
     def ask(self, question: str, *, k: int | None = None,
             filters: Mapping[str, Any] | None = None, use_llm: bool = True) -> Answer:

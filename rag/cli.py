@@ -278,17 +278,13 @@ def format_timeline(entries: Sequence[Any], *, width: int | None = None) -> str:
 
 
 def _ingest(assistant: Any, args: argparse.Namespace) -> int:
-    urls = [p for p in args.path if p.lower().startswith(("http://", "https://"))]
-    paths = [p for p in args.path if p not in urls]
+    from rag.ingest.loaders import is_url, read_url_list
+
+    urls = [p for p in args.path if is_url(p)]
+    paths = [p for p in args.path if not is_url(p)]
     if args.from_file:
         try:
-            # Here, not at the top: the web extra only for those who fetch.
-            from rag.ingest.web import read_url_list
-
             urls += read_url_list(args.from_file)
-        except ImportError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return EXIT_USAGE
         except (OSError, UnicodeDecodeError) as exc:
             print(f"error: cannot read {shown(str(args.from_file))}: "
                   f"{getattr(exc, 'strerror', None) or exc}", file=sys.stderr)

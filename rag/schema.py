@@ -178,8 +178,7 @@ class TimelineEntry:
     citation: Citation
 
     def to_dict(self) -> dict[str, Any]:
-        return {"date": self.date, "date_text": self.date_text, "rule": self.rule,
-                "citation": self.citation.to_dict()}
+        return asdict(self)
 
 
 @dataclass

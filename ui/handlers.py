@@ -26,7 +26,7 @@ from rag.errors import (
     RagError,
 )
 from rag.ingest.loaders import SUPPORTED_SUFFIXES
-from rag.schema import Answer, Citation, IngestReport, Status, TimelineEntry
+from rag.schema import Answer, Citation, Status, TimelineEntry
 from rag.validation import validate_question
 from ui import render
 from ui.helpers import (
@@ -115,6 +115,11 @@ def _badge_for(turn: Mapping[str, Any] | None) -> str:
 def _describe(name: str, report: Any) -> list[tuple[str, str, str]]:
     if report.failed:
         return [(name, "failed", reason) for _path, reason in report.failed]
+    return [(name, *_outcome(report))]
+
+
+def _outcome(report: Any) -> tuple[str, str]:
+    """(result, detail) of what an ingest indexed: "added", "2 added, 1 unchanged; 9 chunks"."""
     parts = []
     for label, ids in (
         ("added", report.added),
@@ -126,7 +131,7 @@ def _describe(name: str, report: Any) -> list[tuple[str, str, str]]:
             parts.append(f"{len(ids)} {label}")
     detail = ", ".join(parts) or "nothing to index"
     status = "added" if report.added else "updated" if report.updated else "unchanged"
-    return [(name, status, f"{detail}; {report.chunks} chunks")]
+    return status, f"{detail}; {report.chunks} chunks"
 
 
 class Handlers:
@@ -505,10 +510,8 @@ class Handlers:
         results = [(url, "failed", reason) for url, reason in report.failed]
         results += [(url, "note", note) for url, note in report.warnings]
         if report.added or report.updated or report.unchanged:
-            results += _describe(f"{len(asked) - len(report.failed)} of {len(asked)} URLs",
-                                 IngestReport(added=report.added, updated=report.updated,
-                                              unchanged=report.unchanged,
-                                              chunks=report.chunks))
+            results.append((f"{len(asked) - len(report.failed)} of {len(asked)} URLs",
+                            *_outcome(report)))
         return (render_ingest_results(results), *self.corpus_views(selected, search), "")
 
     def delete_document(

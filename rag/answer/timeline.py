@@ -53,10 +53,10 @@ _WEEKDAYS = dict(zip(WEEKDAY_NAMES, weekdays, strict=True))  # both Monday first
 _WEEKDAY_RE = re.compile(r"\b(" + "|".join(name.capitalize() for name in _WEEKDAYS) + r")\b")
 _RELATIVE = {"yesterday": -1, "today": 0, "tonight": 0, "this morning": 0,
              "this afternoon": 0, "this evening": 0}
-# Lower case only: "Entertainment Tonight" is a programme, not a date.
-_RELATIVE_RE = re.compile(r"\b(" + "|".join(_RELATIVE) + r")\b")
-
-
+# Lower case, or capitalised only where the sentence starts ("Yesterday, officials …"):
+# "Entertainment Tonight" and "the Today show" are programmes, not dates.
+_RELATIVE_RE = re.compile(r"\b(" + "|".join(_RELATIVE) + r")\b|^[\"“‘']?("
+                          + "|".join(w.capitalize() for w in _RELATIVE) + r")\b")
 _WHEN = {-1: "before", 0: "of", 1: "after"}
 
 
@@ -93,9 +93,10 @@ def published_day(published_at: str) -> date | None:
         return None
 
 
-def stated_dates(sentence: str, published: date | None) -> list[StatedDate]:
-    """The dates `sentence` states, resolved against `published`, in reading order."""
-    found: list[tuple[int, StatedDate]] = []
+def _mentions(sentence: str, published: date | None) -> list[tuple[int, StatedDate | None]]:
+    """Every date `sentence` states, by position, resolved against `published`; None
+    for one that needs a publication date the article lacks ("on April 17")."""
+    found: list[tuple[int, StatedDate | None]] = []
     for mention in find_dates(sentence):
         precision = "month" if mention.day is None else "day"
         if mention.year is not None:
@@ -104,6 +105,7 @@ def stated_dates(sentence: str, published: date | None) -> list[StatedDate]:
             candidates = [published.year - 1, published.year, published.year + 1]
             rule = "year from publication"
         else:
+            found.append((mention.start, None))
             continue
         days = []
         for year in candidates:
@@ -115,26 +117,30 @@ def stated_dates(sentence: str, published: date | None) -> list[StatedDate]:
             continue
         nearest = min(days, key=lambda d: abs((d - published).days) if published else 0)
         found.append((mention.start, StatedDate(nearest, precision, mention.text, rule)))
-    if published is not None:
-        for match in _WEEKDAY_RE.finditer(sentence):
-            weekday = _WEEKDAYS[match.group(1).lower()]
-            day = published + relativedelta(weekday=weekday(-1))
-            found.append((match.start(1), StatedDate(day, "day", match.group(1),
-                                                     "weekday before publication")))
-        for match in _RELATIVE_RE.finditer(sentence):
-            day = published + timedelta(days=_RELATIVE[match.group(1).lower()])
-            found.append((match.start(), StatedDate(day, "day", match.group(1),
-                                                    "relative to publication")))
-        for match in RANGE_RE.finditer(sentence):
-            unit, offset = RANGES[match.group(1).lower()]
-            first, last = relative_range(unit, offset, published)
-            found.append((match.start(), _period(first, last, unit, match.group(1),
-                                                 f"{unit} {_WHEN[offset]} publication")))
-        for match in LAST_MONTH_RE.finditer(sentence):
-            first, last = month_before(match.group(1), published)
-            found.append((match.start(), _period(first, last, "month", match.group(),
-                                                 "month before publication")))
-    return [d for _, d in sorted(found, key=lambda item: item[0])]
+    for match in _WEEKDAY_RE.finditer(sentence):
+        found.append((match.start(1), None if published is None else StatedDate(
+            published + relativedelta(weekday=_WEEKDAYS[match.group(1).lower()](-1)), "day",
+            match.group(1), "weekday before publication")))
+    for match in _RELATIVE_RE.finditer(sentence):
+        words = match.group(1) or match.group(2)
+        found.append((match.start(), None if published is None else StatedDate(
+            published + timedelta(days=_RELATIVE[words.lower()]), "day", words,
+            "relative to publication")))
+    for match in RANGE_RE.finditer(sentence):
+        unit, offset = RANGES[match.group(1).lower()]
+        found.append((match.start(), None if published is None else _period(
+            *relative_range(unit, offset, published), unit, match.group(1),
+            f"{unit} {_WHEN[offset]} publication")))
+    for match in LAST_MONTH_RE.finditer(sentence):
+        found.append((match.start(), None if published is None else _period(
+            *month_before(match.group(1), published), "month", match.group(),
+            "month before publication")))
+    return sorted(found, key=lambda item: item[0])
+
+
+def stated_dates(sentence: str, published: date | None) -> list[StatedDate]:
+    """The dates `sentence` states, resolved against `published`, in reading order."""
+    return [d for _, d in _mentions(sentence, published) if d is not None]
 
 
 def sentence_date(sentence: str, published: date | None) -> StatedDate | None:
@@ -142,17 +148,9 @@ def sentence_date(sentence: str, published: date | None) -> StatedDate | None:
     When the first date it states cannot be resolved ("on April 17" in an undated
     article), it has none: a later, resolvable one ("deployed since November 2020") is
     usually another event's."""
-    stated = stated_dates(sentence, published)
-    if published is None:
-        first = min([m.start for m in find_dates(sentence)]
-                    + [m.start(1) for m in _WEEKDAY_RE.finditer(sentence)]
-                    + [m.start() for m in _RELATIVE_RE.finditer(sentence)]
-                    + [m.start() for m in RANGE_RE.finditer(sentence)]
-                    + [m.start() for m in LAST_MONTH_RE.finditer(sentence)], default=None)
-        if first is not None and (not stated or sentence.find(stated[0].text) > first):
-            return None
-    if stated:
-        return stated[0]
+    mentions = _mentions(sentence, published)
+    if mentions:
+        return mentions[0][1]
     if published is not None:
         return StatedDate(published, "day", "", "publication date")
     return None

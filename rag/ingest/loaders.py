@@ -537,14 +537,31 @@ def _pdf(data: bytes, path: Path, key: str) -> Document:
     return _document(text, path, key, meta)
 
 
-def _html(text: str, path: Path, key: str) -> Document:
+def readable_text(html: str) -> tuple[str, str]:
+    """An HTML text's readable lines (no scripts, styles or hidden elements) and its
+    `<title>`."""
     parser = _ReadableText()
-    parser.feed(text)
+    parser.feed(html)
     parser.close()
     raw_lines = "".join(parser.parts).split("\n")
     lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in raw_lines)
-    readable = "\n".join(line for line in lines if line)
-    title = " ".join("".join(parser.title_parts).split())
+    return ("\n".join(line for line in lines if line),
+            " ".join("".join(parser.title_parts).split()))
+
+
+def _html(text: str, path: Path, key: str) -> Document:
+    readable, title = readable_text(text)
     if not readable.strip():
         raise LoaderError("HTML has no readable text")
     return _document(readable, path, key, {"title": title})
+
+
+def is_url(text: str) -> bool:
+    """Whether an ingest source is a web address (a feed or a page) rather than a path."""
+    return text.strip().lower().startswith(("http://", "https://"))
+
+
+def read_url_list(path: Path) -> list[str]:
+    """The URLs of a file, one a line; blank lines and # comments skipped."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]

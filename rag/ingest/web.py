@@ -42,6 +42,7 @@ from urllib.robotparser import RobotFileParser
 
 from rag.config import Settings
 from rag.errors import FetchError
+from rag.ingest.loaders import readable_text
 
 try:
     import feedparser
@@ -198,8 +199,9 @@ def is_feed(fetched: Fetched) -> bool:
 def page_record(html: bytes | str, url: str) -> dict[str, str]:
     """An article page's text and metadata, as a record."""
     found = trafilatura.bare_extraction(html, url=url, with_metadata=True)
-    data = found.as_dict() if found is not None and hasattr(found, "as_dict") else found
-    if not data or not str(data.get("text") or "").strip():
+    # trafilatura 2 returns a Document (its `as_dict` argument is deprecated).
+    data = found if isinstance(found, dict) else found.as_dict() if found is not None else {}
+    if not str(data.get("text") or "").strip():
         raise FetchError(f"{url}: no article text found")
     return {"title": str(data.get("title") or ""), "source": str(data.get("sitename") or ""),
             "author": str(data.get("author") or ""),
@@ -249,14 +251,10 @@ def feed_records(fetched: Fetched, fetcher: Fetcher) -> tuple[list[dict[str, str
 
 
 def _entry_text(entry: Any) -> str:
+    """An entry's own text (its content, else its summary), as the HTML loader reads it."""
     parts = [c.get("value", "") for c in entry.get("content") or []] or \
         [str(entry.get("summary") or "")]
-    html = "\n".join(p for p in parts if p)
-    if not html.strip():
-        return ""
-    text = trafilatura.extract(f"<html><body><article>{html}</article></body></html>",
-                               include_comments=False) or ""
-    return text.strip() or re.sub(r"<[^>]+>", " ", html).strip()
+    return readable_text("\n".join(p for p in parts if p))[0]
 
 
 def url_file(web_dir: Path, url: str) -> Path:
@@ -276,9 +274,13 @@ def _save(path: Path, records: list[dict[str, str]]) -> None:
     for record in records:
         kept[record["url"]] = record
     handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".web-", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in kept.values())
-    os.replace(temp, path)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in kept.values())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
 
 
 @dataclass
@@ -326,8 +328,3 @@ def fetch_urls(urls: Iterable[str], settings: Settings,
         fetcher.close()
     return result
 
-
-def read_url_list(path: Path) -> list[str]:
-    """The URLs of a file, one a line; blank lines and # comments skipped."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]

@@ -38,6 +38,10 @@ def asks_current_state(question: str) -> bool:
     return _current_state_pattern().search(question) is not None
 
 
+# A report this many days older than the newest one no longer speaks for "now".
+CURRENT_DAYS = 30
+
+
 def time_fit(question: str, published: Sequence[int | None], today: date | None = None
              ) -> list[float]:
     """How well each report's publication time (seconds since the epoch, or None) fits
@@ -57,10 +61,6 @@ def time_fit(question: str, published: Sequence[int | None], today: date | None 
     newest = max(dated)
     return [0.0 if ts is None else max(0.0, 1.0 - (newest - ts) / (CURRENT_DAYS * 86400))
             for ts in published]
-
-
-# A report this many days older than the newest one no longer speaks for "now".
-CURRENT_DAYS = 30
 
 
 # -- outlets --------------------------------------------------------------------
@@ -300,7 +300,6 @@ class PeriodMention:
     text: str
     first: date
     last: date
-    relation: str = "on"
 
     def score(self, published_ts: int | None) -> float:
         """1 for a report published in the period, 0.5 a day either side (time zones),
@@ -325,15 +324,15 @@ def find_periods(question: str, today: date) -> list[PeriodMention]:
     return sorted(found, key=lambda p: p.start)
 
 
+TimeMention = DateMention | PeriodMention
+
+
 def find_times(question: str, today: date | None = None) -> list[TimeMention]:
     """The dates a question names and the periods it names relative to `today` (the
     current UTC day when not given), in reading order."""
     day = today or datetime.now(UTC).date()
     mentions: list[TimeMention] = [*find_dates(question), *find_periods(question, day)]
     return sorted(mentions, key=lambda m: m.start)
-
-
-TimeMention = DateMention | PeriodMention
 
 
 # -- names and numbers --------------------------------------------------------------

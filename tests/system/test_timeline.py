@@ -33,6 +33,12 @@ def test_dates_are_resolved_against_the_publication_date_with_their_rule() -> No
         [("2024-04-18", "relative to publication")]
     assert resolved("They were deployed in November 2020.") == [("2020-11", "stated")]
     assert resolved("A source told Entertainment Tonight the pair were happy.") == []
+    # A sentence's own capital is no programme's name.
+    assert resolved("Yesterday, officials said the border was closed.") == \
+        [("2024-04-18", "relative to publication")]
+    assert resolved("“Tonight we celebrate,” the mayor said.") == \
+        [("2024-04-19", "relative to publication")]
+    assert resolved("She told the Today show she would run.") == []
 
 
 def test_ranges_are_resolved_against_the_publication_date() -> None:

@@ -13,7 +13,8 @@ import pytest
 
 from rag import Assistant
 from rag.config import Settings
-from rag.ingest.web import Fetcher, read_url_list, url_file
+from rag.ingest.loaders import read_url_list
+from rag.ingest.web import Fetcher, url_file
 from tests.system.test_cli import rag
 
 PAGE = """<html><head><title>{title} | Coast News</title>
