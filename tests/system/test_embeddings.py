@@ -13,7 +13,8 @@ import pytest
 from bench._common import EmbedderProxy
 from rag.assistant import Assistant
 from rag.index.embeddings import MiniLMEmbedder
-from rag.retrieve.hybrid import HybridRetriever, sentence_spans_in
+from rag.index.side_index import sentence_spans_in
+from rag.retrieve.hybrid import HybridRetriever
 
 TEXTS = [
     "The council approved the budget on Tuesday. Critics called it reckless.",

@@ -17,18 +17,12 @@ from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import InvalidArgumentError
 from rag.index.embeddings import Embedder
+from rag.index.side_index import INDEX_FILE, SideIndex, tokenize
 from rag.index.store import published_ts
 from rag.retrieve.base import build_where, live_passages, one_per_story
 from rag.retrieve.dense import DenseRetriever
 from rag.retrieve.factory import make_retriever
-from rag.retrieve.hybrid import (
-    INDEX_FILE,
-    HybridConfig,
-    HybridRetriever,
-    SideIndex,
-    rrf,
-    tokenize,
-)
+from rag.retrieve.hybrid import HybridConfig, HybridRetriever, rrf
 from rag.retrieve.query_analysis import (
     OutletMatcher,
     analyse,
