@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from rag.answer.citations import UNSUPPORTED_PREFIX
+from rag.schema import PAGE_BREAK
 
 
 class CitationLike(Protocol):
@@ -55,6 +56,16 @@ def highlight(text: str, start: int, end: int) -> str:
         f'{escape(text[:start])}<mark id="cite">{escape(text[start:end])}</mark>'
         f"{escape(text[end:])}"
     )
+
+
+def paged(body: str) -> str:
+    """Article HTML with each page break (`PAGE_BREAK`, kept by escaping) turned into a
+    heading for the next page. The heading is a span, so a highlight that runs across
+    a page break stays one well-nested `<mark>`."""
+    if PAGE_BREAK not in body:
+        return body
+    return "".join(f'<span class="rag-page" role="heading" aria-level="4">Page {n}</span>{part}'
+                   for n, part in enumerate(body.split(PAGE_BREAK), start=1))
 
 
 def safe_url(url: str) -> str | None:
@@ -133,8 +144,11 @@ def article_html(
     note: str = "",
     page: int | None = None,
 ) -> str:
-    """The full article with the cited span highlighted (no highlight if `start` is None)."""
+    """The full article with the cited span highlighted (no highlight if `start` is None);
+    a PDF's pages each headed by their number, so the reader sees which page the cited
+    span is on."""
     body = escape(text) if start is None or end is None else highlight(text, start, end)
+    body = paged(body)
     on_page = f", page {int(page)}" if page is not None else ""
     label = (f'<div class="rag-cite-label">Citation [{int(marker)}]{on_page}</div>'
              if marker else "")

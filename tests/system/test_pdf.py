@@ -60,6 +60,11 @@ def test_a_pdf_citation_names_its_page_and_quotes_exactly(
     assert document.text[cited.start:cited.end] == cited.quote
     assert f"page 2, chars {cited.start}-{cited.end}" in format_answer(answer)
     assert '<span class="rag-byline">page 2</span>' in render.sources_html(answer.citations)
+    # The article view heads each page, and the highlight is on the cited one.
+    view = render.article_html(text=document.text, start=cited.start, end=cited.end,
+                               marker=1, page=cited.page)
+    assert view.index("Page 2</span>") < view.index('<mark id="cite">')
+    assert "Page 3</span>" not in view[:view.index('<mark id="cite">')]
 
     first = assistant.ask("How many ships docked at the river port on Thursday?")
     assert first.citations[0].page == 1

@@ -462,3 +462,30 @@ def test_timeline_entries_are_escaped_in_order_with_their_rule() -> None:
     assert "(“Thursday”, weekday before publication)" in html.unescape(page)
     assert "(publication date)" in page
     assert render.timeline_html([], empty="Nothing dated.") == render.message_html("Nothing dated.")
+
+
+def test_a_pdf_article_shows_its_pages_with_the_span_on_its_own_page() -> None:
+    text = "First page text.\fSecond page, where the cited words are.\fThird <page>."
+    start = text.index("cited")
+    page = render.article_html(text=text, start=start, end=start + 11, marker=1, page=2)
+
+    headings = re.findall(r'<span class="rag-page"[^>]*>(Page \d+)</span>', page)
+    assert headings == ["Page 1", "Page 2", "Page 3"]
+    # The highlight sits after page 2's heading and before page 3's.
+    assert page.index("Page 2</span>") < page.index('<mark id="cite">') < page.index(
+        "Page 3</span>")
+    assert marked(page) == "cited words" and "\f" not in page
+    assert "Third &lt;page&gt;." in page and "Citation [1], page 2" in page
+
+
+def test_a_highlight_across_a_page_break_stays_one_mark() -> None:
+    text = "End of one page\fstart of the next."
+    page = render.article_html(text=text, start=7, end=22, marker=1)
+
+    assert page.count("<mark") == 1 and page.count("</mark>") == 1
+    inner = re.sub(r"<[^>]+>", "", marked(page))
+    assert inner == "one pagePage 2start " and "Page 2</span>" in marked(page)
+
+
+def test_an_article_without_pages_has_no_page_headings() -> None:
+    assert "rag-page" not in render.article_html(text="One page only.", start=0, end=3)
