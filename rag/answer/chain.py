@@ -18,7 +18,7 @@ from rag.answer.prompts import REFUSAL, answer_messages
 from rag.config import Settings
 from rag.errors import GenerationError
 from rag.index.embeddings import Embedder
-from rag.retrieve.query_analysis import asks_current_state
+from rag.retrieve.question_time import asks_current_state
 from rag.schema import CHECKING, Answer, AnswerMode, AnswerSentence, Passage, Status
 from rag.text.analysis import number_mentions
 from rag.verify.conflicts import find_conflicts

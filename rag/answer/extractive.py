@@ -24,7 +24,7 @@ from rag.answer.prompts import REFUSAL
 from rag.answer.slots import ALIASES, LETTER, NOT_NAMES, gaps, read_question, stem
 from rag.index.embeddings import Embedder
 from rag.index.store import published_ts
-from rag.retrieve.query_analysis import PeriodMention, find_times, time_fit
+from rag.retrieve.question_time import PeriodMention, find_times, time_fit
 from rag.schema import Citation, Passage
 
 # Calibrated by `python evals/calibrate.py` on the development gold sets (seed, held-out,
@@ -37,7 +37,7 @@ RELEVANCE_MARGIN = 0.10
 MAX_SENTENCES = 3
 # A second or third sentence must score close to the best one to be worth reading.
 FOLLOW_MARGIN = 0.12
-# What a passage from the time the question asks about (rag.retrieve.query_analysis.
+# What a passage from the time the question asks about (rag.retrieve.question_time.
 # time_fit) gains over one from another time: more than two versions of one sentence
 # differ by, far less than a sentence on another subject. Set on the fit half of
 # `python -m bench.dated`.

@@ -33,7 +33,7 @@ from datetime import date, timedelta
 from dateutil.relativedelta import relativedelta, weekdays
 
 from rag.answer.extractive import ScoredSentence
-from rag.retrieve.query_analysis import (
+from rag.retrieve.question_time import (
     LAST_MONTH_RE,
     RANGE_RE,
     RANGES,

@@ -18,7 +18,7 @@ from typing import Any
 from rag.config import MAX_K
 from rag.errors import InvalidArgumentError
 from rag.index.store import SentenceSink, Store, StoredChunk, published_ts
-from rag.retrieve.query_analysis import asks_current_state
+from rag.retrieve.question_time import asks_current_state
 from rag.schema import Passage
 
 FILTER_KEYS = frozenset({"source", "published_after", "published_before"})

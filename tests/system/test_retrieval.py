@@ -23,13 +23,8 @@ from rag.retrieve.base import build_where, live_passages, one_per_story
 from rag.retrieve.dense import DenseRetriever
 from rag.retrieve.factory import make_retriever
 from rag.retrieve.hybrid import HybridConfig, HybridRetriever, rrf
-from rag.retrieve.query_analysis import (
-    OutletMatcher,
-    analyse,
-    find_dates,
-    find_entities,
-    time_fit,
-)
+from rag.retrieve.query_analysis import OutletMatcher, analyse, find_entities
+from rag.retrieve.question_time import find_dates, time_fit
 from rag.schema import Passage
 
 FLIGHTS = ["4417", "2291", "8812", "5530", "7164", "3905"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from rag import Assistant
 from rag.cli import format_answer
 from rag.index.store import published_ts
-from rag.retrieve.query_analysis import asks_current_state, find_periods, find_times
+from rag.retrieve.question_time import asks_current_state, find_periods, find_times
 from ui.render import answer_markdown
 
 
@@ -95,7 +95,7 @@ def test_the_dated_bench_changes_one_count_and_asks_for_each_version() -> None:
     from random import Random
 
     from bench.dated import make_update, questions
-    from rag.retrieve.query_analysis import find_dates
+    from rag.retrieve.question_time import find_dates
 
     article = {"url": "https://example.org/a", "title": "Harbour", "source": "Harbour Times",
                "published_at": "2024-04-05T09:00:00+00:00",
