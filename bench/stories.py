@@ -7,7 +7,7 @@ crowding the top passages?
 Every MultiHop-RAG article cited as evidence by a query (up to `--reprints`) gets an edited
 reprint, the way a wire story reappears elsewhere: another outlet and title, a day later,
 one sentence (not the first) dropped, two words dropped, a credit line added. Indexed with
-the originals, it should join its original's story (`rag.ingest.pipeline._Stories`), no
+the originals, it should join its original's story (`rag.ingest.stories.Stories`), no
 two originals should share one, and retrieval should return one passage per story.
 
 Measured on the development queries: duplicates in the top 10 (passages from two

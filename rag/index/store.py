@@ -73,7 +73,7 @@ class ManifestEntry:
 
 @dataclass(frozen=True)
 class StoryMark:
-    """What a document's entry records of its story (rag.ingest.pipeline._Stories)."""
+    """What a document's entry records of its story (rag.ingest.stories.Stories)."""
 
     story: str
     minhash: str

@@ -172,7 +172,7 @@ class Retriever(ABC):
     def retrieve(self, question: str, k: int, filters: Mapping[str, Any] | None = None
                  ) -> list[Passage]:
         """The `k` best passages for `question` among the chunks `filters` admits, one
-        per story: near-duplicate articles (`rag.ingest.pipeline._Stories`) are one source,
+        per story: near-duplicate articles (`rag.ingest.stories.Stories`) are one source,
         shown once, its other outlets in `Passage.also_in`."""
         check_k(k)
         where = build_where(filters)
