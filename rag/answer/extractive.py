@@ -26,6 +26,7 @@ from rag.index.embeddings import Embedder
 from rag.index.store import published_ts
 from rag.retrieve.question_time import PeriodMention, find_times, time_fit
 from rag.schema import Citation, Passage
+from rag.text.lexicon import lower_case_words
 
 # Calibrated by `python evals/calibrate.py` on the development gold sets (seed, held-out,
 # first sealed): the threshold with the best balanced accuracy between answering the
@@ -80,8 +81,10 @@ def key_entities(question: str) -> list[tuple[str, str]]:
     for sentence in _SENTENCE_BREAK.split(question):
         words = _WORD.findall(sentence)
         # A sentence's first word is capitalised whatever it is: it is a name only if it
-        # is not a common word ("Roughly how big…", "Besides Moscow…", "… Just curious.").
-        if words and (words[0].lower() in STOPWORDS or words[0].lower().endswith("ly")):
+        # is not a word English writes in lower case ("Roughly how big…", "Besides
+        # Moscow…", "Due to what…", "Lots of…": `lower_case_words`, from Punkt's data).
+        if words and (words[0].lower() in STOPWORDS or words[0].lower().endswith("ly")
+                      or words[0].lower() in lower_case_words()):
             words = words[1:]
         keys += [w.rstrip(".,") for w in words
                  if (w[0].isupper() and w.lower() not in NOT_NAMES) or w[0].isdigit()]

@@ -1,10 +1,14 @@
-"""Calendar words, written once: every stage that reads dates takes them from here.
+"""Word tables, written once: calendar words (every stage that reads dates takes them from
+here) and the words English writes in lower case (`lower_case_words`).
 
 Spelt out rather than taken from `calendar.month_name`, which follows the process's
 locale: the articles and questions are English whatever the server's locale is.
 """
 
 from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
 
 MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august",
                "september", "october", "november", "december")
@@ -15,3 +19,14 @@ WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturd
 MONTHS: dict[str, int] = {name: i for i, name in enumerate(MONTH_NAMES, start=1)}
 MONTHS.update({name[:3]: i for i, name in enumerate(MONTH_NAMES, start=1)})
 MONTHS["sept"] = 9
+
+# Made by `python -m train.lower_case_words` from the sentence splitter's Punkt model.
+LOWER_CASE_WORDS_FILE = Path(__file__).with_name("lower_case_words.txt")
+
+
+@cache
+def lower_case_words() -> frozenset[str]:
+    """Words seen in lower case inside a sentence: capitalised at a sentence's start, such
+    a word is grammar, not a name."""
+    lines = LOWER_CASE_WORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line for line in lines if line and not line.startswith("#"))

@@ -28,7 +28,7 @@ def llama_index_static_dir() -> Path | None:
 
 
 @lru_cache(maxsize=1)
-def _punkt() -> Any:
+def punkt_model() -> Any:
     import nltk
     from nltk.tokenize.punkt import PunktTokenizer
 
@@ -43,7 +43,7 @@ def _punkt() -> Any:
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
     """Sentences of `text[start:end]` as spans into `text`, trimmed of surrounding space."""
     end = len(text) if end is None else end
-    tokenizer = _punkt()
+    tokenizer = punkt_model()
     spans: list[Span] = []
     for line in _LINE.finditer(text, start, end):
         line_text = line.group()

@@ -152,6 +152,17 @@ def test_a_leading_adverb_does_not_hide_the_question() -> None:
                                                                            "Karabakh's")]
 
 
+def test_a_capitalised_common_word_opening_a_question_is_no_name() -> None:
+    # Words the Punkt model saw in lower case mid-sentence (rag/text/lower_case_words.txt).
+    assert key_entities("Due to what did Moscow recall its troops?") == [("moscow", "Moscow")]
+    assert key_entities("Lots of Armenians left; where did they go?") == [("armenian",
+                                                                           "Armenians")]
+    assert [w for _, w in key_entities("Former officials in Baku said what?")] == ["Baku"]
+    # A name opening a question is still a name: Punkt never saw it in lower case.
+    assert [w for _, w in key_entities("Pashinian said what to Moscow?")] == ["Pashinian",
+                                                                               "Moscow"]
+
+
 def test_more_question_shapes() -> None:
     assert read_question("What did the EU's lead spokesperson say?").events == frozenset()
     assert read_question("How many refugees have returned home?").events == {"return"}
