@@ -26,6 +26,8 @@ def lower_case_words() -> list[str]:
 
     from rag.text.sentences import punkt_model
 
+    # nltk keeps the learned parameters and their flag bits private; they are the model's
+    # data all the same, and a change in nltk fails tests/unit/test_lexicon.py loudly.
     context = punkt_model()._params.ortho_context
     return sorted(word for word, flags in context.items()
                   if flags & _ORTHO_MID_LC and word.isalpha() and word.isascii())
