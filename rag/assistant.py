@@ -81,7 +81,7 @@ class Assistant:
         with self._write_lock, writer_lock(self.settings.home), self._counted_write():
             report = self._ingestor().ingest(Path(path), progress)
             # Only when something changed: an unchanged re-ingest must cost nothing.
-            if refresh and (report.added or report.updated or report.removed):
+            if refresh and report.changed:
                 self.retriever.refresh()
             return report
 
@@ -98,7 +98,7 @@ class Assistant:
                               seen=len(fetched.failed))
         for path in fetched.files:
             report.merge(self.ingest(path, refresh=False))
-        if refresh and (report.added or report.updated or report.removed):
+        if refresh and report.changed:
             self.retriever.refresh()
         return report
 

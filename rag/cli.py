@@ -303,7 +303,8 @@ def _ingest(assistant: Any, args: argparse.Namespace) -> int:
         except ImportError as exc:  # the web extra is not installed
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_USAGE
-    assistant.refresh_index()
+    if report.changed:
+        assistant.refresh_index()
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -7,7 +7,7 @@ only place that does, so a test can build any configuration by hand.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -79,60 +79,15 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        if env.get("RAG_HOME"):
-            values["home"] = Path(env["RAG_HOME"])
-        if env.get("RAG_CHROMA_URL"):
-            values["chroma_url"] = env["RAG_CHROMA_URL"]
-        if env.get("RAG_COLLECTION"):
-            values["collection"] = env["RAG_COLLECTION"]
-        if env.get("RAG_EMBEDDER"):
-            values["embedder"] = env["RAG_EMBEDDER"]
-        if env.get("RAG_TOP_K"):
-            values["top_k"] = _int(env, "RAG_TOP_K")
-        if env.get("RAG_MAX_FILE_MB"):
-            values["max_file_bytes"] = int(_float(env, "RAG_MAX_FILE_MB") * 1024 * 1024)
-        if env.get("RAG_HYBRID"):
-            values["hybrid"] = _bool(env, "RAG_HYBRID")
+        values: dict[str, Any] = {
+            attr: read(env, name) for name, (attr, read) in _ENV.items() if env.get(name)}
+        if "max_file_bytes" in values:  # set in megabytes
+            values["max_file_bytes"] = int(values["max_file_bytes"] * 1024 * 1024)
         # An API key or base URL alone means "generate": that is what people who set them expect.
         llm = env.get("RAG_LLM") or (
             "openai" if env.get("OPENAI_API_KEY") or env.get("OPENAI_BASE_URL") else "none"
         )
         values["llm"] = llm.strip().lower()
-        if env.get("RAG_LLM_MODEL"):
-            values["llm_model"] = env["RAG_LLM_MODEL"]
-        if env.get("OPENAI_BASE_URL"):
-            values["openai_base_url"] = env["OPENAI_BASE_URL"]
-        if env.get("OPENAI_API_KEY"):
-            values["openai_api_key"] = env["OPENAI_API_KEY"]
-        if env.get("RAG_LLM_TIMEOUT"):
-            values["llm_timeout"] = _float(env, "RAG_LLM_TIMEOUT")
-        if env.get("RAG_LLM_RETRIES"):
-            values["llm_retries"] = _int(env, "RAG_LLM_RETRIES")
-        if env.get("RAG_LLM_MAX_TOKENS"):
-            values["llm_max_tokens"] = _int(env, "RAG_LLM_MAX_TOKENS")
-        if env.get("RAG_LOCAL_MODEL"):
-            values["local_model"] = env["RAG_LOCAL_MODEL"].strip()
-        if env.get("RAG_MODELS_DIR"):
-            values["models_dir"] = Path(env["RAG_MODELS_DIR"])
-        if env.get("RAG_LOCAL_CTX"):
-            values["local_ctx"] = _int(env, "RAG_LOCAL_CTX")
-        if env.get("RAG_LOCAL_MAX_TOKENS"):
-            values["local_max_tokens"] = _int(env, "RAG_LOCAL_MAX_TOKENS")
-        if env.get("RAG_LOCAL_THREADS"):
-            values["local_threads"] = _int(env, "RAG_LOCAL_THREADS")
-        if env.get("RAG_KEEP_UNSUPPORTED"):
-            values["keep_unsupported"] = _bool(env, "RAG_KEEP_UNSUPPORTED")
-        if env.get("RAG_ANSWERER"):
-            values["answerer"] = env["RAG_ANSWERER"].strip().lower()
-        if env.get("RAG_PROMPTS_DIR"):
-            values["prompts_dir"] = Path(env["RAG_PROMPTS_DIR"])
-        if env.get("RAG_FETCH_TIMEOUT"):
-            values["fetch_timeout"] = _float(env, "RAG_FETCH_TIMEOUT")
-        if env.get("RAG_FETCH_INTERVAL"):
-            values["fetch_interval"] = _float(env, "RAG_FETCH_INTERVAL")
-        if env.get("RAG_ALLOW_PRIVATE_URLS"):
-            values["allow_private_urls"] = _bool(env, "RAG_ALLOW_PRIVATE_URLS")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -158,3 +113,49 @@ def _bool(env: Mapping[str, str], name: str) -> bool:
     if value in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name} must be true or false, got {env[name]!r}")
+
+
+def _text(env: Mapping[str, str], name: str) -> str:
+    return env[name]
+
+
+def _stripped(env: Mapping[str, str], name: str) -> str:
+    return env[name].strip()
+
+
+def _word(env: Mapping[str, str], name: str) -> str:
+    return env[name].strip().lower()
+
+
+def _path(env: Mapping[str, str], name: str) -> Path:
+    return Path(env[name])
+
+
+# Environment variable → (Settings field, how its text is read). RAG_LLM is read apart:
+# an API key or base URL alone implies it.
+_ENV: dict[str, tuple[str, Callable[[Mapping[str, str], str], Any]]] = {
+    "RAG_HOME": ("home", _path),
+    "RAG_CHROMA_URL": ("chroma_url", _text),
+    "RAG_COLLECTION": ("collection", _text),
+    "RAG_EMBEDDER": ("embedder", _text),
+    "RAG_TOP_K": ("top_k", _int),
+    "RAG_MAX_FILE_MB": ("max_file_bytes", _float),
+    "RAG_HYBRID": ("hybrid", _bool),
+    "RAG_LLM_MODEL": ("llm_model", _text),
+    "OPENAI_BASE_URL": ("openai_base_url", _text),
+    "OPENAI_API_KEY": ("openai_api_key", _text),
+    "RAG_LLM_TIMEOUT": ("llm_timeout", _float),
+    "RAG_LLM_RETRIES": ("llm_retries", _int),
+    "RAG_LLM_MAX_TOKENS": ("llm_max_tokens", _int),
+    "RAG_LOCAL_MODEL": ("local_model", _stripped),
+    "RAG_MODELS_DIR": ("models_dir", _path),
+    "RAG_LOCAL_CTX": ("local_ctx", _int),
+    "RAG_LOCAL_MAX_TOKENS": ("local_max_tokens", _int),
+    "RAG_LOCAL_THREADS": ("local_threads", _int),
+    "RAG_KEEP_UNSUPPORTED": ("keep_unsupported", _bool),
+    "RAG_ANSWERER": ("answerer", _word),
+    "RAG_PROMPTS_DIR": ("prompts_dir", _path),
+    "RAG_FETCH_TIMEOUT": ("fetch_timeout", _float),
+    "RAG_FETCH_INTERVAL": ("fetch_interval", _float),
+    "RAG_ALLOW_PRIVATE_URLS": ("allow_private_urls", _bool),
+}

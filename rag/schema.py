@@ -8,7 +8,7 @@ are what make an answer checkable, and the code that creates these objects keeps
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
 
@@ -278,15 +278,21 @@ class IngestReport:
     def ok(self) -> bool:
         return not self.failed
 
+    @property
+    def changed(self) -> bool:
+        """Whether the index holds anything new, changed or removed (else the retrieval
+        index need not be refreshed: an unchanged re-ingest costs nothing)."""
+        return bool(self.added or self.updated or self.removed)
+
     def merge(self, other: IngestReport) -> None:
-        """Add `other`'s files and counts to this report (one run over several inputs)."""
-        for name in ("added", "updated", "removed", "unchanged", "failed", "skipped",
-                     "warnings", "copies"):
-            getattr(self, name).extend(getattr(other, name))
-        self.chunks += other.chunks
-        self.seen += other.seen
-        self.indexed += other.indexed
-        self.seconds += other.seconds
+        """Add `other`'s files and counts to this report (one run over several inputs):
+        every list extended, every count summed, so a new field cannot be forgotten."""
+        for item in fields(self):
+            mine, theirs = getattr(self, item.name), getattr(other, item.name)
+            if isinstance(mine, list):
+                mine.extend(theirs)
+            else:
+                setattr(self, item.name, mine + theirs)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

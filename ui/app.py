@@ -409,6 +409,12 @@ def _wire_timeline(handlers: Handlers, tab: TimelineTab) -> None:
                     api_visibility="private")
 
 
+# Every change to the corpus (upload, fetch, delete, reset) queues behind the others: one
+# writer at a time, as the store's lock demands, and none of them in the public API.
+CORPUS_WRITE: dict[str, Any] = {"api_visibility": "private", "concurrency_limit": 1,
+                                "concurrency_id": "corpus-write"}
+
+
 def _wire_corpus(
     demo: gr.Blocks, handlers: Handlers, corpus: CorpusTab, source_filter: gr.Dropdown
 ) -> None:
@@ -417,17 +423,13 @@ def _wire_corpus(
         handlers.ingest_files,
         [corpus.upload, source_filter, corpus.search],
         [corpus.ingest_result, *corpus_outputs, corpus.upload],
-        api_visibility="private",
-        concurrency_limit=1,
-        concurrency_id="corpus-write",
+        **CORPUS_WRITE,
     )
     corpus.fetch.click(
         handlers.ingest_url,
         [corpus.urls, source_filter, corpus.search],
         [corpus.ingest_result, *corpus_outputs, corpus.urls],
-        api_visibility="private",
-        concurrency_limit=1,
-        concurrency_id="corpus-write",
+        **CORPUS_WRITE,
     )
     corpus.delete.click(
         handlers.delete_document,
@@ -436,17 +438,13 @@ def _wire_corpus(
         # Deleting cannot be undone from the UI: ask first (only when a document is
         # chosen; with none the handler says to choose one).
         js=DELETE_CONFIRM_JS,
-        api_visibility="private",
-        concurrency_limit=1,
-        concurrency_id="corpus-write",
+        **CORPUS_WRITE,
     )
     corpus.reindex.click(
         handlers.reindex,
         [source_filter, corpus.search],
         [corpus.message, *corpus_outputs],
-        api_visibility="private",
-        concurrency_limit=1,
-        concurrency_id="corpus-write",
+        **CORPUS_WRITE,
     )
     # Bound once, as clear_chat is: loading and searching share one concurrency group.
     corpus_views = handlers.corpus_views
