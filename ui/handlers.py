@@ -25,7 +25,7 @@ from rag.errors import (
     InvalidQuestionError,
     RagError,
 )
-from rag.ingest.loaders import SUPPORTED_SUFFIXES
+from rag.ingest.loaders import SUPPORTED_SUFFIXES, url_lines
 from rag.schema import Answer, Citation, Status, TimelineEntry
 from rag.validation import validate_question
 from ui import render
@@ -498,7 +498,7 @@ class Handlers:
                    ) -> tuple[Any, ...]:
         """Fetch the feeds or pages in the box (one URL a line) and index them; what
         failed or came from a feed's summary is listed per URL."""
-        asked = [u.strip() for u in (urls or "").splitlines() if u.strip()]
+        asked = url_lines(urls or "")
         if not asked:
             gr.Warning("Paste the URL of a feed or an article page first.")
             return (gr.skip(),) * 5

@@ -561,7 +561,12 @@ def is_url(text: str) -> bool:
     return text.strip().lower().startswith(("http://", "https://"))
 
 
+def url_lines(text: str) -> list[str]:
+    """The URLs of a list, one a line; blank lines and # comments skipped."""
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.lstrip().startswith("#")]
+
+
 def read_url_list(path: Path) -> list[str]:
-    """The URLs of a file, one a line; blank lines and # comments skipped."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    """The URLs of a file (`url_lines`)."""
+    return url_lines(path.read_text(encoding="utf-8"))

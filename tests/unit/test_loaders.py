@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rag.errors import LoaderError
-from rag.ingest.loaders import INVISIBLE_CHARS, decode, load_file
+from rag.ingest.loaders import INVISIBLE_CHARS, decode, load_file, url_lines
 
 LIMIT = 10 * 1024 * 1024
 
@@ -188,3 +188,8 @@ def test_metadata_dates_win_over_the_dateline(tmp_path: Path) -> None:
     path.write_text("---\npublished_at: ''\n---\nApril 18, 2024\nBody.\n", encoding="utf-8")
     (document,) = load_file(path, max_bytes=LIMIT)
     assert document.published_at == ""  # an empty date in metadata is its say
+
+
+def test_a_url_list_skips_blank_lines_and_comments() -> None:
+    text = "# feeds\nhttps://a.example/feed.xml\n\n  https://b.example/story  \n  # off\n"
+    assert url_lines(text) == ["https://a.example/feed.xml", "https://b.example/story"]
