@@ -54,6 +54,10 @@ class Settings:
     local_max_tokens: int = 192
     # None: one thread per core this process may use.
     local_threads: int | None = None
+    # The local model's YES/NO reading of the answerer's quote: a quote it scores under
+    # this P(YES) is refused. None: the calibrated value (rag/answer/answer_check.toml);
+    # 0 turns the check off.
+    local_check: float | None = None
     # Generated sentences the checker cannot support are removed unless this is set,
     # in which case they stay in the answer, visibly marked.
     keep_unsupported: bool = False
@@ -152,6 +156,7 @@ _ENV: dict[str, tuple[str, Callable[[Mapping[str, str], str], Any]]] = {
     "RAG_LOCAL_CTX": ("local_ctx", _int),
     "RAG_LOCAL_MAX_TOKENS": ("local_max_tokens", _int),
     "RAG_LOCAL_THREADS": ("local_threads", _int),
+    "RAG_LOCAL_CHECK": ("local_check", _float),
     "RAG_KEEP_UNSUPPORTED": ("keep_unsupported", _bool),
     "RAG_ANSWERER": ("answerer", _word),
     "RAG_PROMPTS_DIR": ("prompts_dir", _path),

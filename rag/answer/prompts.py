@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -32,6 +33,16 @@ class SourcePassage(Protocol):
     def published_at(self) -> str: ...
     @property
     def text(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """What a prompt shows of a passage, or of an answer's quotes (a `SourcePassage`)."""
+
+    text: str
+    title: str = ""
+    source: str = ""
+    published_at: str = ""
 
 
 def load_prompt(name: str, prompts_dir: Path) -> str:

@@ -320,7 +320,9 @@ def test_render_sources_numbers_from_one() -> None:
 
 
 def test_every_template_loads_and_names_its_version() -> None:
-    for name in ("answer", "condense", "judge"):
+    names = sorted(path.stem for path in DEFAULT_PROMPTS_DIR.glob("*.md"))
+    assert {"answer", "answer_local", "check_local", "condense", "judge"} <= set(names)
+    for name in names:
         assert (DEFAULT_PROMPTS_DIR / f"{name}.md").read_text().startswith("<!-- version:")
         assert "version:" not in load_prompt(name, DEFAULT_PROMPTS_DIR)
 

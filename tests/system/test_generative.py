@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
-from rag import Answer, Assistant, Settings
+from rag import Answer, Assistant, Citation, Settings
 from rag.answer.chain import AnswerChain, final_answer
 from rag.index.embeddings import MiniLMEmbedder
 from tests.conftest import SEED
@@ -331,3 +331,60 @@ def test_a_small_models_supported_answer_is_kept(seed_assistant: Assistant) -> N
     assert answer.mode == "generative" and not answer.refused
     assert [s.supported for s in answer.sentences] == [True]
     assert_exact(seed_assistant, answer)
+
+
+class CheckingModel(SmallModel):
+    """A scripted small model that also reads the answerer's quote (`AnswerChecker`)."""
+
+    def __init__(self, reply: str, probability: float | None, threshold: float = 0.5
+                 ) -> None:
+        super().__init__(reply)
+        self.probability, self.check_threshold = probability, threshold
+        self.checked: list[tuple[str, list[str]]] = []
+
+    def answer_probability(self, question: str, citations: Sequence[Citation]
+                           ) -> float | None:
+        self.checked.append((question, [c.quote for c in citations]))
+        return self.probability
+
+
+def checking_chain(assistant: Assistant, model: CheckingModel) -> AnswerChain:
+    return AnswerChain(assistant.settings, assistant.embedder, assistant.answerer, model)
+
+
+def test_a_quote_the_model_reads_as_no_answer_is_refused_without_a_draft(
+        seed_assistant: Assistant) -> None:
+    question = "Why has Yerevan blamed the Russian peacekeepers?"
+    model = CheckingModel("Yerevan blamed them. [1]", probability=0.2)
+    answer = final_answer(checking_chain(seed_assistant, model).stream(
+        question, seed_assistant.retrieve(question)))
+    # The model was shown the answerer's own quote, and its doubt refused the question.
+    assert model.checked and model.checked[0][0] == question
+    assert any("failing to defend" in quote for quote in model.checked[0][1])
+    assert answer.refused and answer.mode == "generative"
+    assert "0.20" in (answer.reason or "") and "0.50" in (answer.reason or "")
+    assert answer.passages  # the closest passages, as for any refusal
+    assert model.asked == 0
+
+
+@pytest.mark.parametrize("probability", [0.5, 0.9, None])
+def test_a_quote_the_model_accepts_or_cannot_judge_goes_on_to_the_draft(
+        seed_assistant: Assistant, probability: float | None) -> None:
+    question = "Why has Yerevan blamed the Russian peacekeepers?"
+    passages = seed_assistant.retrieve(question)
+    number = next(i for i, p in enumerate(passages, 1) if "failing to defend" in p.text)
+    model = CheckingModel("Yerevan blamed the Russian peacekeepers for failing to defend "
+                          f"the Armenians of Nagorno-Karabakh. [{number}]", probability)
+    answer = final_answer(checking_chain(seed_assistant, model).stream(question, passages))
+    assert len(model.checked) == 1 and model.asked == 1
+    assert answer.mode == "generative" and not answer.refused
+    assert "check_ms" in answer.timings
+
+
+def test_a_zero_threshold_turns_the_check_off(seed_assistant: Assistant) -> None:
+    question = "Why has Yerevan blamed the Russian peacekeepers?"
+    model = CheckingModel("The sources don't say.", probability=0.0, threshold=0.0)
+    answer = final_answer(checking_chain(seed_assistant, model).stream(
+        question, seed_assistant.retrieve(question)))
+    assert model.checked == [] and model.asked == 1
+    assert answer.mode == "extractive-fallback"

@@ -21,12 +21,12 @@ from typing import cast
 
 import pytest
 
-from rag import Answer, Assistant, Settings, Status
-from rag.answer import local_llm
+from rag import Answer, Assistant, Citation, Settings, Status
+from rag.answer import local_llm, model_files
 from rag.answer.generation import get_generator
-from rag.answer.local_llm import (
+from rag.answer.local_llm import LocalGenerator
+from rag.answer.model_files import (
     PACKAGED,
-    LocalGenerator,
     PackagedModel,
     check_gguf_header,
     ensure_packaged,
@@ -163,8 +163,8 @@ def test_a_missing_extra_is_a_clear_configuration_error(monkeypatch: pytest.Monk
     monkeypatch.setitem(PACKAGED, "0.5b", missing)
     with pytest.raises(ConfigError, match=r"pip install 'rag\[local-small\]'"):
         get_generator(local_settings(tmp_path, tmp_path))
-    real_find_spec = local_llm.importlib.util.find_spec
-    monkeypatch.setattr(local_llm.importlib.util, "find_spec",
+    real_find_spec = model_files.importlib.util.find_spec
+    monkeypatch.setattr(model_files.importlib.util, "find_spec",
                         lambda name, *a: None if name == "xllamacpp" else real_find_spec(name))
     with pytest.raises(ConfigError, match=r"pip install 'rag\[local\]'"):
         get_generator(local_settings(tmp_path, tmp_path))
@@ -289,3 +289,41 @@ def test_llm_local_on_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert cli.main(["stats"]) == 0
     assert [s.llm for s in seen] == ["local", "local", "local"]
     assert seen[-1].local_model == "packaged:0.5b"
+
+
+# -- the model's reading of the answerer's quote ---------------------------------------
+
+def test_the_model_reads_a_quote_as_a_probability(generator: LocalGenerator) -> None:
+    question = "Why has Yerevan blamed the Russian peacekeepers?"
+    quote = Citation(1, "d", 0, 1, "Yerevan has blamed the Russian peacekeepers for failing "
+                                   "to defend the Armenians of Nagorno-Karabakh.")
+    probability = generator.answer_probability(question, [quote])
+    # Read from the engine's distribution over its first token, not from a sampled word.
+    assert probability is not None and 0.0 < probability < 1.0
+    assert generator.last_timings.get("predicted_n") == 1.0
+
+
+def test_a_quote_the_model_doubts_is_refused_before_any_draft(
+        tmp_path: Path, models_dir: Path, embedder: MiniLMEmbedder) -> None:
+    # The 0.5B model's readings are near 0.36 whatever the quote; a threshold above that
+    # makes the check refuse, which is the path under test (the 1.5B's threshold is
+    # calibrated by bench.answer_check).
+    settings = local_settings(tmp_path / "home", models_dir, local_check=0.99)
+    assistant = Assistant(settings=settings, embedder=embedder)
+    assistant.ingest(SEED)
+    events = list(assistant.ask_stream("Why has Yerevan blamed the Russian peacekeepers?"))
+    answer = events[-1]
+    assert isinstance(answer, Answer)
+    assert answer.refused and answer.mode == "generative"
+    assert "read the answerer's quote" in (answer.reason or "")
+    assert answer.passages and "check_ms" in answer.timings
+    assert not any(isinstance(e, Status) for e in events)  # no draft was generated
+
+
+def test_the_calibrated_check_is_for_the_model_it_was_calibrated_on(
+        tmp_path: Path, models_dir: Path) -> None:
+    assert LocalGenerator(local_settings(tmp_path, models_dir)).check_threshold == 0.0
+    assert LocalGenerator(local_settings(tmp_path, models_dir, local_check=0.4)
+                          ).check_threshold == 0.4
+    with pytest.raises(ConfigError, match="RAG_LOCAL_CHECK"):
+        LocalGenerator(local_settings(tmp_path, models_dir, local_check=1.5))
