@@ -85,6 +85,9 @@ EXCERPTS_CHARS = 1500
 # The prompt cache keeps earlier prompts' KV state in RAM, so a follow-up whose sources
 # and instructions repeat is not read again (llama.cpp's default would allow 8 GiB).
 _CACHE_RAM_MIB = 256
+# The quote check reads ~60-150 prompt tokens and writes one (1.4-2.0 s p50 on 2 cores);
+# it has its own bound, so the answer's deadline (`llm_timeout`) stays the draft's.
+CHECK_BUDGET_S = 10.0
 
 
 # -- the runtime: one model per process and path ---------------------------------------
@@ -217,7 +220,7 @@ class LocalGenerator:
 
     def stream(self, messages: list[dict[str, Any]]) -> Iterator[str]:
         finish_reason: str | None = None
-        for choice in self._choices(messages, self.settings.local_max_tokens):
+        for choice in self._choices(messages, self.settings.local_max_tokens, self._budget):
             delta = (choice.get("delta") or {}).get("content")
             if delta:
                 yield delta
@@ -233,22 +236,23 @@ class LocalGenerator:
         from its distribution (`rag.answer.answer_check`); None if neither word is likely."""
         messages = check_messages(question, citations, self.settings.prompts_dir)
         top: list[dict[str, Any]] = []
-        for choice in self._choices(messages, 1, logprobs=CHECK_TOP_LOGPROBS):
+        budget = min(self._budget, CHECK_BUDGET_S)
+        for choice in self._choices(messages, 1, budget, logprobs=CHECK_TOP_LOGPROBS):
             content = (choice.get("logprobs") or {}).get("content") or []
             if content and not top:
                 top = list(content[0].get("top_logprobs") or [])
         return yes_probability(top)
 
-    def _choices(self, messages: list[dict[str, Any]], max_tokens: int, *,
+    def _choices(self, messages: list[dict[str, Any]], max_tokens: int, budget: float, *,
                  logprobs: int = 0) -> Iterator[dict[str, Any]]:
         """The streamed choices of one greedy request, within the deadline; raises
         `GenerationError` on the deadline or an error of the engine."""
         runtime = self._ready()
         started = time.monotonic()
-        deadline = started + self._budget
-        if not runtime.lock.acquire(timeout=max(0.0, self._budget)):
+        deadline = started + budget
+        if not runtime.lock.acquire(timeout=max(0.0, budget)):
             raise GenerationError(f"the local model was busy with other questions for the "
-                                  f"whole {self._budget:g} s budget")
+                                  f"whole {budget:g} s budget")
         stop = threading.Event()
         chunks: queue.SimpleQueue[Any] = queue.SimpleQueue()
         request: dict[str, Any] = {
@@ -292,7 +296,7 @@ class LocalGenerator:
                 except queue.Empty:
                     item = None
                 if item is None:
-                    raise GenerationError(f"the local model timed out after {self._budget:g} s")
+                    raise GenerationError(f"the local model timed out after {budget:g} s")
                 if item is _DONE:
                     break
                 if isinstance(item, _Failed):

@@ -11,6 +11,7 @@ import pytest
 
 from rag import Answer, Assistant, Citation, Settings
 from rag.answer.chain import AnswerChain, final_answer
+from rag.errors import GenerationError
 from rag.index.embeddings import MiniLMEmbedder
 from tests.conftest import SEED
 from tests.openai_stub import ScriptedOpenAI
@@ -345,7 +346,11 @@ class CheckingModel(SmallModel):
     def answer_probability(self, question: str, citations: Sequence[Citation]
                            ) -> float | None:
         self.checked.append((question, [c.quote for c in citations]))
+        if self.fails:
+            raise GenerationError("the local model timed out after 10 s")
         return self.probability
+
+    fails = False
 
 
 def checking_chain(assistant: Assistant, model: CheckingModel) -> AnswerChain:
@@ -388,3 +393,14 @@ def test_a_zero_threshold_turns_the_check_off(seed_assistant: Assistant) -> None
         question, seed_assistant.retrieve(question)))
     assert model.checked == [] and model.asked == 1
     assert answer.mode == "extractive-fallback"
+
+
+def test_a_check_that_fails_does_not_refuse(seed_assistant: Assistant) -> None:
+    question = "Why has Yerevan blamed the Russian peacekeepers?"
+    model = CheckingModel("The sources don't say.", probability=0.0)
+    model.fails = True
+    answer = final_answer(checking_chain(seed_assistant, model).stream(
+        question, seed_assistant.retrieve(question)))
+    assert model.checked and model.asked == 1
+    assert not answer.refused and answer.mode == "extractive-fallback"
+    assert "failing to defend" in answer.text

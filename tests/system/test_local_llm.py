@@ -327,3 +327,11 @@ def test_the_calibrated_check_is_for_the_model_it_was_calibrated_on(
                           ).check_threshold == 0.4
     with pytest.raises(ConfigError, match="RAG_LOCAL_CHECK"):
         LocalGenerator(local_settings(tmp_path, models_dir, local_check=1.5))
+
+
+def test_the_check_is_bounded_by_its_own_deadline(tmp_path: Path, models_dir: Path) -> None:
+    generator = LocalGenerator(local_settings(tmp_path, models_dir, llm_timeout=0.001))
+    generator.warm()  # the load is not the check's time
+    quote = Citation(1, "d", 0, 1, "Yerevan has blamed the Russian peacekeepers.")
+    with pytest.raises(GenerationError, match=r"timed out after 0\.001 s"):
+        generator.answer_probability("Why has Yerevan blamed them?", [quote])
