@@ -112,9 +112,9 @@ def test_control_characters_in_names_are_escaped_and_a_closed_pipe_is_quiet(
 
 
 def test_eval_summary_names_the_hardening_figures_and_where_they_come_from() -> None:
-    from rag.cli import _hardening_lines
+    from rag.terminal import hardening_lines
 
-    lines = _hardening_lines({
+    lines = hardening_lines({
         "injection": {"file": "evals/results/injection.json", "commit": "de921850bd", "cases": 38,
                       "modes": {"extractive": {"obeyed": 0}, "generative": {"obeyed": 2}}},
         "chaos": {"file": "evals/results/chaos.json", "commit": "4625bd7", "runs": 10,
@@ -123,4 +123,4 @@ def test_eval_summary_names_the_hardening_figures_and_where_they_come_from() -> 
     assert lines[0].endswith("extractive 0/38, generative 2/38 (evals/results/injection.json, "
                              "commit de92185)")
     assert "10/10 identical, 5 of 14 kills inside a write" in lines[1]
-    assert _hardening_lines({}) == []
+    assert hardening_lines({}) == []

@@ -138,7 +138,7 @@ def test_markdown_metadata_reaches_citations(make_assistant, tmp_path: Path) -> 
 
 def test_a_headline_names_its_article_and_is_not_quoted_as_an_answer(
         make_assistant, tmp_path: Path) -> None:
-    from rag.cli import format_answer
+    from rag.terminal import format_answer
 
     (tmp_path / "story.txt").write_text(
         "Peacekeepers leave Karabakh after Azerbaijan takes control\n\n"

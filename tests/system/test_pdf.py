@@ -7,9 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rag import Assistant
-from rag.cli import format_answer
 from rag.ingest.loaders import load_file
 from rag.schema import PAGE_BREAK
+from rag.terminal import format_answer
 from tests.pdf_maker import make_pdf
 from tests.system.test_cli import rag
 from ui import render

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rag import Assistant
-from rag.cli import format_answer
+from rag.terminal import format_answer
 from rag.text.minhash import SAME_STORY, numbers, same_numbers, signature, similarity
 from tests.conftest import SEED
 

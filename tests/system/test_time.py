@@ -9,9 +9,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from rag import Assistant
-from rag.cli import format_answer
 from rag.index.store import published_ts
 from rag.retrieve.question_time import asks_current_state, find_periods, find_times
+from rag.terminal import format_answer
 from ui.render import answer_markdown
 
 

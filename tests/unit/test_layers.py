@@ -18,7 +18,8 @@ LEVELS = {
     "errors": 0, "schema": 0, "config": 1, "validation": 2,
     "text": 3, "index": 4,
     "ingest": 5, "retrieve": 5, "verify": 5,
-    "answer": 6, "assistant": 7, "eval": 8, "integrations": 8, "__init__": 8, "cli": 9,
+    "answer": 6, "assistant": 7, "eval": 8, "integrations": 8, "__init__": 8, "terminal": 8,
+    "cli": 9,
 }
 
 
