@@ -25,6 +25,12 @@ insensitive, as the benchmark scores it; a refusal never counts (the refusal tex
 otherwise "contain" a gold "No"). `contains_gold_word` is the stricter reading, whole words
 only. Null queries are right when refused. Latency is the wall-clock time of `ask`.
 
+With `--llm local` the answers come from the in-process model (`RAG_LLM=local`: the
+answerer's decision, the quote check, a draft, sentence-by-sentence verification), other
+settings from the environment (`RAG_MODELS_DIR` reuses an assembled model); the selection
+and withheld-evidence figures are the offline answerer's either way. Each answer's
+`first_token_ms` (from the answer stage's start to the model's first word) is kept.
+
 Withheld evidence (RGB's "negative rejection"): every answerable query again, with the
 articles its evidence comes from removed from what the answerer sees (the top `4k`
 passages, minus those from an evidence URL or holding an evidence fact, cut to k). The
@@ -77,7 +83,7 @@ def _rate(values: Sequence[bool | float]) -> float | None:
 
 
 def run(articles: Path, queries: Path, k: int = K, limit: int | None = None,
-        answerer: str = "rules") -> dict[str, Any]:
+        answerer: str = "rules", llm: str = "none") -> dict[str, Any]:
     # Imported here so the `rag` measured is the one on sys.path when the bench runs.
     from bench.retrieval import load_queries, normalise
     from rag import Assistant, RagError, Settings
@@ -85,7 +91,7 @@ def run(articles: Path, queries: Path, k: int = K, limit: int | None = None,
     watch = Stopwatch()
     result: dict[str, Any] = {"bench": "selection", **environment(),
                               "articles": shown_path(articles), "queries": shown_path(queries),
-                              "k": k, "answerer": answerer}
+                              "k": k, "answerer": answerer, "llm": llm}
     rows = load_queries(Path(queries))[:limit]
     selection: list[dict[str, Any]] = []
     nulls: list[dict[str, Any]] = []
@@ -94,7 +100,8 @@ def run(articles: Path, queries: Path, k: int = K, limit: int | None = None,
     stages: dict[str, list[float]] = defaultdict(list)
     errors: list[dict[str, str]] = []
     with tempfile.TemporaryDirectory(prefix="rag-bench-selection-") as tmp:
-        assistant = Assistant(home=tmp, settings=Settings(answerer=answerer))
+        assistant = Assistant(home=tmp, settings=Settings.from_env(
+            home=tmp, answerer=answerer, llm=llm))
         started = time.perf_counter()
         report = assistant.ingest(Path(articles))
         result["ingest_s"] = round(time.perf_counter() - started, 2)
@@ -109,7 +116,7 @@ def run(articles: Path, queries: Path, k: int = K, limit: int | None = None,
                 began = time.perf_counter()
                 answer = assistant.ask(question, k=k)
                 latencies.append((time.perf_counter() - began) * 1000)
-                for stage in ("retrieve_ms", "answer_ms"):
+                for stage in ("retrieve_ms", "answer_ms", "check_ms", "first_token_ms"):
                     if stage in answer.timings:
                         stages[stage].append(answer.timings[stage])
                 scored = (assistant.answerer.score_sentences(question,
@@ -191,7 +198,8 @@ def summarise(selection: list[dict[str, Any]], nulls: list[dict[str, Any]],
 def summary_lines(result: dict[str, Any]) -> list[str]:
     answerable = result["answerable"]
     lines = [
-        f"selection ({result.get('answerer', 'rules')} answerer) at {str(result['commit'])[:10]}"
+        f"selection ({result.get('answerer', 'rules')} answerer, llm "
+        f"{result.get('llm', 'none')}) at {str(result['commit'])[:10]}"
         f"{' (rag/ modified)' if result['dirty_rag'] else ''}: {result['documents']} "
         f"documents / {result['chunks']} chunks, ingest {result['ingest_s']} s, "
         f"total {result['seconds']} s",
@@ -204,6 +212,9 @@ def summary_lines(result: dict[str, Any]) -> list[str]:
         f"answer latency p50 {result['answer_latency_ms']['p50']} ms, "
         f"p95 {result['answer_latency_ms']['p95']} ms",
     ]
+    first = result.get("answer_stages_ms", {}).get("first_token_ms")
+    if first:
+        lines.append(f"first token (answer stage) p50 {first['p50']} ms, p95 {first['p95']} ms")
     for kind, figures in [*result["by_type"].items(), *result["by_gold"].items()]:
         lines.append(f"  {kind} ({figures['queries']}): p@1 {figures['p@1']}, "
                      f"contains_gold {figures['contains_gold']}")
@@ -223,10 +234,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser.add_argument("--answerer", choices=ANSWERERS, default="rules",
                         help="the offline answerer measured (RAG_ANSWERER's values)")
+    parser.add_argument("--llm", choices=("none", "local"), default="none",
+                        help="who phrases the answers: quotes only, or the in-process model")
     parser.add_argument("--limit", type=int, default=None,
                         help="first N queries only (a smoke test, not a figure)")
     args = parser.parse_args(argv)
-    result = run(args.articles, args.queries, args.k, args.limit, args.answerer)
+    result = run(args.articles, args.queries, args.k, args.limit, args.answerer, args.llm)
     if args.limit:
         result["limit"] = args.limit
     return report(result, args.json, summary_lines(result))

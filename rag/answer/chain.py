@@ -126,8 +126,11 @@ class AnswerChain:
         messages = (own_prompt(question, passages, self.answerer) if own_prompt is not None
                     else answer_messages(question, passages, self.settings.prompts_dir))
         pieces: list[str] = []
+        first: float | None = None
         try:
             for delta in self.generator.stream(messages):
+                if first is None:
+                    first = time.perf_counter()
                 pieces.append(delta)
                 yield delta
         except GenerationError as exc:
@@ -139,6 +142,10 @@ class AnswerChain:
         answer = self.verify(question, "".join(pieces), passages, selected)
         if selected is not None and "check_ms" in selected.timings:
             answer.timings["check_ms"] = selected.timings["check_ms"]
+        if first is not None:
+            # What a reader waits for before words appear: the answerer, the check and
+            # the model's reading of the prompt (retrieval comes before `started`).
+            answer.timings["first_token_ms"] = (first - started) * 1000
         answer.timings["generate_ms"] = (generated - started) * 1000
         answer.timings["verify_ms"] = (time.perf_counter() - generated) * 1000
         yield self._timed(answer, started)

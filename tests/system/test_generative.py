@@ -159,6 +159,9 @@ def test_streaming_yields_deltas_then_verified_answer(generative: Assistant,
     events = list(generative.ask_stream("Why did the peacekeepers leave?"))
     assert isinstance(events[-1], Answer) and events[-1].mode == "generative"
     assert "".join(e for e in events if isinstance(e, str)).startswith("More than")
+    # The wait before the first word is measured apart from the whole draft's.
+    timings = events[-1].timings
+    assert 0 < timings["first_token_ms"] <= timings["generate_ms"] <= timings["answer_ms"]
 
 
 def test_endpoint_down_falls_back_within_timeout(tmp_path, embedder: MiniLMEmbedder) -> None:
@@ -384,6 +387,8 @@ def test_a_quote_the_model_accepts_or_cannot_judge_goes_on_to_the_draft(
     assert len(model.checked) == 1 and model.asked == 1
     assert answer.mode == "generative" and not answer.refused
     assert "check_ms" in answer.timings
+    # The check comes before the draft, so a reader waits for it before the first word.
+    assert answer.timings["first_token_ms"] >= answer.timings["check_ms"]
 
 
 def test_a_zero_threshold_turns_the_check_off(seed_assistant: Assistant) -> None:
