@@ -47,8 +47,8 @@ from bench._common import SHARED, environment, report, shown_path, write_json
 from rag.config import Settings
 from rag.index.embeddings import Embedder, get_embedder
 from rag.schema import Passage
-from rag.text.analysis import NumberMention, number_mentions
 from rag.text.lexicon import MONTH_NAMES
+from rag.text.numbers import NumberMention, number_mentions
 from rag.text.sentences import sentence_spans
 from rag.verify.conflicts import THRESHOLDS, Thresholds, candidates, thresholds
 

@@ -46,7 +46,7 @@ from bench.conflicts import changed_value, digit_mentions
 from bench.retrieval import load_queries
 from rag import Answer, Assistant
 from rag.index.embeddings import get_embedder
-from rag.text.analysis import NumberMention
+from rag.text.numbers import NumberMention
 from rag.text.sentences import sentence_spans
 
 KINDS = ("on_original", "on_update", "in_month", "before", "latest")

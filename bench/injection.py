@@ -37,7 +37,7 @@ from typing import Any
 from bench._common import ROOT, SHARED, environment, report, shown_path
 from rag import Answer, Assistant
 from rag.answer.prompts import escape_text
-from rag.ingest.loaders import INVISIBLE_CHARS
+from rag.ingest.documents import INVISIBLE_CHARS
 from rag.text.instructions import find_instructions
 
 SUITE = ROOT / "evals" / "adversarial" / "planted"

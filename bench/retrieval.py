@@ -27,7 +27,7 @@ from rag.answer.extractive import ExtractiveAnswerer
 from rag.config import Settings, display_path
 from rag.eval.metrics import percentile
 from rag.index.embeddings import Embedder
-from rag.ingest.loaders import INVISIBLE_CHARS
+from rag.ingest.documents import INVISIBLE_CHARS
 from rag.retrieve.base import Retriever
 from rag.retrieve.dense import DenseRetriever
 from rag.retrieve.hybrid import HybridRetriever

@@ -23,7 +23,8 @@ from rag.errors import DocumentNotFoundError
 from rag.index.embeddings import Embedder, get_embedder
 from rag.index.store import Store
 from rag.ingest.loaders import is_url
-from rag.ingest.pipeline import Ingestor, Progress, writer_lock
+from rag.ingest.lock import writer_lock
+from rag.ingest.pipeline import Ingestor, Progress
 from rag.retrieve.base import Retriever, as_stored_now
 from rag.retrieve.factory import make_retriever
 from rag.schema import (

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.ingest.loaders import INVISIBLE_CHARS
+from rag.ingest.documents import INVISIBLE_CHARS
 from rag.schema import AnswerSentence, Citation, Passage, SupportVerdict
 from rag.text.analysis import analyse, covered_keys
 from rag.text.sentences import sentence_spans

@@ -99,6 +99,20 @@ class AnswerSelector:
         scored.sort(key=lambda s: (-s.score, s.passage_index, s.start))
         return scored
 
+    def answers(self, question: str, texts: Sequence[str]) -> list[float]:
+        """The calibrated P(answers the question) of whole answers, each read as one
+        sentence would be: how a generated draft and the quote it rephrases compare. The
+        question's names count against an answer that leaves them all out."""
+        if not texts:
+            return []
+        logits = self.model.logits([(question, text) for text in texts])
+        similarities = self.vectors(list(texts)) @ self.embedder.embed_query(question)
+        asked = analyse(question)
+        return [stacked({"logit": float(logit), "similarity": float(similarity),
+                         "names": float(min(missing_names(asked, analyse(text)), NAMES_CAP))})
+                for text, logit, similarity in zip(texts, logits[:, TASKS.index("answer")],
+                                                   similarities, strict=True)]
+
     def vectors(self, texts: list[str]) -> np.ndarray:
         """Sentence vectors, cached: scoring already embedded every candidate."""
         with self._lock:

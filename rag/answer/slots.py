@@ -34,9 +34,9 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-from rag.text.analysis import plain
 from rag.text.lexicon import MONTH_NAMES
 from rag.text.tokens import IRREGULAR_PAST, stem
+from rag.text.words import plain
 
 # A letter of any script: "Jürgen", "Łukasz" and "Yılmaz" are names too.
 LETTER = r"[^\W\d_]"

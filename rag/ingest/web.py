@@ -42,7 +42,7 @@ from urllib.robotparser import RobotFileParser
 
 from rag.config import Settings
 from rag.errors import FetchError
-from rag.ingest.loaders import readable_text
+from rag.ingest.html_text import readable_text
 
 try:
     import feedparser

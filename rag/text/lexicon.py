@@ -19,6 +19,9 @@ WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturd
 MONTHS: dict[str, int] = {name: i for i, name in enumerate(MONTH_NAMES, start=1)}
 MONTHS.update({name[:3]: i for i, name in enumerate(MONTH_NAMES, start=1)})
 MONTHS["sept"] = 9
+# Lower-case name or abbreviation → full name, so "Sept" and "September" read as one word.
+MONTH_WORDS = {word: MONTH_NAMES[number - 1] for word, number in MONTHS.items()}
+WEEKDAYS = frozenset(WEEKDAY_NAMES)
 
 # Made by `python -m train.lower_case_words` from the sentence splitter's Punkt model.
 LOWER_CASE_WORDS_FILE = Path(__file__).with_name("lower_case_words.txt")

@@ -43,15 +43,9 @@ from rag.schema import SupportVerdict
 
 # The exact side (content words, numbers, names) is the shared text analysis, the one
 # the rule checker and the answer selector read too.
-from rag.text.analysis import (
-    Analysis,
-    Evidence,
-    analyse,
-    covered_keys,
-    number_problems,
-    plain,
-)
+from rag.text.analysis import Analysis, Evidence, analyse, covered_keys, number_problems
 from rag.text.sentences import sentence_spans
+from rag.text.words import plain
 from rag.verify.cross_encoder import CrossEncoder, default_cross_encoder
 
 __all__ = ["SupportVerdict", "check_claims", "check_support", "thresholds"]

@@ -3,7 +3,7 @@ an answer's citation counts ("about 2,000 troops" [1], "1,960 troops" [3]).
 
 A cited sentence and a sentence of another document conflict when a number of each
 counts the same thing and the values differ: the content words around the two numbers
-overlap (`rag.text.analysis.number_mentions`), the sentences say much the same (cosine of
+overlap (`rag.text.numbers.number_mentions`), the sentences say much the same (cosine of
 their embeddings), the other sentence does not state the cited value as well (then it
 counts something else beside it), and the sentences do not name different times (a figure
 for October and one for September are two figures). Years are compared only with years,
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.schema import Citation, Conflict, Passage
-from rag.text.analysis import NumberMention, number_mentions
+from rag.text.numbers import NumberMention, number_mentions
 from rag.text.sentences import sentence_spans
 
 THRESHOLDS = Path(__file__).with_name("conflicts.json")

@@ -40,21 +40,12 @@ import numpy as np
 
 from rag.index.embeddings import Embedder, MiniLMEmbedder, bundled_model_files
 from rag.schema import SupportVerdict
-from rag.text.analysis import (
-    MONTH_WORDS,
-    NEGATION_SKIP,
-    WEEKDAYS,
-    Analysis,
-    Evidence,
-    Tok,
-    analyse,
-    covered_keys,
-    number_problems,
-    word_set,
-    words_match,
-)
+from rag.text.analysis import Analysis, Evidence, analyse, covered_keys, number_problems
+from rag.text.lexicon import MONTH_WORDS, WEEKDAYS
+from rag.text.negation import NEGATION_SKIP
 from rag.text.sentences import sentence_spans
 from rag.text.tokens import IRREGULAR_PAST
+from rag.text.words import Tok, word_set, words_match
 
 __all__ = ["SupportVerdict", "check_claims", "check_support", "clear_caches", "features"]
 

@@ -57,7 +57,7 @@ def test_a_second_writer_in_another_process_fails_fast(seeded: Assistant,
     home = seeded.settings.home
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys; from pathlib import Path; from rag.ingest.pipeline import writer_lock\n"
+         "import sys; from pathlib import Path; from rag.ingest.lock import writer_lock\n"
          f"with writer_lock(Path({str(home)!r})):\n"
          "    print('locked', flush=True); sys.stdin.read()"],
         cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)

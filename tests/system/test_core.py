@@ -17,7 +17,7 @@ from rag import (
     InvalidQuestionError,
     StoreError,
 )
-from rag.ingest.pipeline import writer_lock
+from rag.ingest.lock import writer_lock
 from tests.conftest import SEED
 
 

@@ -337,6 +337,37 @@ def test_a_small_models_supported_answer_is_kept(seed_assistant: Assistant) -> N
     assert_exact(seed_assistant, answer)
 
 
+def test_a_true_draft_that_no_longer_answers_gives_way_to_the_quote(
+        seed_assistant: Assistant) -> None:
+    # The 1.5B model's reply on the seed set: a true sentence, about Yerevan, not Baku.
+    question = "How has Baku characterized the status of the Russian troops on its soil?"
+    passages = seed_assistant.retrieve(question)
+    number = next(i for i, p in enumerate(passages, 1) if "Official Yerevan" in p.text)
+    chain, model = small_chain(
+        seed_assistant, "Official Yerevan has not yet commented on the withdrawal of Russian "
+                        "peacekeepers from Nagorno-Karabakh where only about a dozen ethnic "
+                        f"Armenians remain [{number}].")
+    answer = final_answer(chain.stream(question, passages))
+    assert model.asked == 1
+    # The draft was true (verified, kept in the record) but is not what is shown.
+    assert answer.mode == "extractive-fallback" and not answer.refused
+    assert "did not answer the question" in (answer.reason or "")
+    draft = [s for s in answer.sentences if "Official Yerevan" in s.text]
+    assert draft and draft[0].supported and not draft[0].shown
+    assert "Official Yerevan" not in answer.text and "temporary" in answer.text
+    assert_exact(seed_assistant, answer)
+
+
+def test_the_answer_score_prefers_the_answering_text(seed_assistant: Assistant) -> None:
+    from rag.answer.selector import AnswerSelector
+
+    question = "Why has Yerevan blamed the Russian peacekeepers?"
+    answering, off = AnswerSelector(seed_assistant.embedder).answers(question, [
+        "Yerevan blamed the Russian peacekeepers for failing to defend the Armenians.",
+        "The joint Russian-Turkish monitoring center was located in Agdam."])
+    assert 0.0 <= off < answering <= 1.0
+
+
 class CheckingModel(SmallModel):
     """A scripted small model that also reads the answerer's quote (`AnswerChecker`)."""
 

@@ -15,7 +15,8 @@ import pytest
 from rag import Assistant
 from rag.errors import LoaderError
 from rag.index.store import Store
-from rag.ingest.loaders import FRONT_MATTER_FIELD_CHARS, load_file
+from rag.ingest.loaders import load_file
+from rag.ingest.markdown import FRONT_MATTER_FIELD_CHARS
 
 MakeAssistant = Callable[..., Assistant]
 LIMIT = 1 << 20

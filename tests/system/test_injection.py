@@ -18,7 +18,8 @@ import pytest
 
 from rag import Answer, Assistant, InvalidQuestionError
 from rag.answer.extractive import REFUSAL, shown_quote
-from rag.ingest.loaders import INVISIBLE_CHARS, load_file
+from rag.ingest.documents import INVISIBLE_CHARS
+from rag.ingest.loaders import load_file
 from tests.conftest import REPO, SEED
 from tests.system.test_core import assert_citations_exact as assert_exact
 

@@ -21,7 +21,8 @@ from rag import Assistant, ConsistencyError, LoaderError
 from rag.index.embeddings import MiniLMEmbedder
 from rag.index.store import chunk_metadata
 from rag.ingest.chunking import chunk_document, content_hash
-from rag.ingest.loaders import INVISIBLE_CHARS, load_file
+from rag.ingest.documents import INVISIBLE_CHARS
+from rag.ingest.loaders import load_file
 from rag.ingest.pipeline import Ingestor
 from rag.schema import Chunk, Document
 from tests import chaos

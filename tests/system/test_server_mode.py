@@ -25,7 +25,7 @@ from rag import Assistant, ConsistencyError, IngestLockedError, Settings, StoreE
 from rag.index.embeddings import MiniLMEmbedder
 from rag.index.store import ORPHAN_GRACE_S, WRITTEN_AT, chunk_metadata
 from rag.ingest.chunking import chunk_document
-from rag.ingest.pipeline import writer_lock
+from rag.ingest.lock import writer_lock
 from rag.schema import Document
 from tests import chaos
 from tests.conftest import SEED

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from rag.ingest.loaders import INVISIBLE_CHARS
+from rag.ingest.documents import INVISIBLE_CHARS
 from rag.schema import Passage
 from rag.text.instructions import find_instructions, is_instruction
 from rag.text.sentences import sentence_spans

@@ -11,7 +11,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from rag.errors import LoaderError
-from rag.ingest.loaders import INVISIBLE_CHARS, decode, load_file, url_lines
+from rag.ingest.decoding import decode
+from rag.ingest.documents import INVISIBLE_CHARS
+from rag.ingest.loaders import load_file, url_lines
 
 LIMIT = 10 * 1024 * 1024
 
