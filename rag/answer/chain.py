@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from rag.answer.answer_check import AnswerChecker
 from rag.answer.citations import cite_and_verify, compose, parse_markers, sanitise
 from rag.answer.prompts import REFUSAL, answer_messages
-from rag.answer.selector import AnswerSelector
 from rag.config import Settings
 from rag.errors import GenerationError
 from rag.index.embeddings import Embedder
@@ -30,6 +29,7 @@ from rag.verify.quarantine import quarantine
 if TYPE_CHECKING:
     from rag.answer import Answerer
     from rag.answer.generation import Generator
+    from rag.answer.selector import AnswerSelector
 
 ChainEvent = str | Status | Answer
 LookUp = Callable[[str], list[Passage]]
@@ -236,6 +236,10 @@ class AnswerChain:
                 f"{threshold:.2f})")
 
     def _selector(self) -> AnswerSelector:
+        # Imported here: only drafts of the local model are scored, and `rag ask` on the
+        # extractive default should not load the selector's modules.
+        from rag.answer.selector import AnswerSelector
+
         # The learned answerer has one already (its vector cache warm from scoring).
         own = getattr(self.answerer, "selector", None)
         if isinstance(own, AnswerSelector):
