@@ -94,10 +94,14 @@ class Passage:
     # The page its text starts on, for a document with pages (a PDF: PAGE_BREAK between
     # them); None otherwise.
     page: int | None = field(default=None, compare=False)
+    # How well its publication time fits the time the question asks about, 0-1
+    # (rag.retrieve.question_time.time_fit), as retrieval read it: with the question's
+    # events dated from the whole corpus ("before the ceasefire"). None: not computed.
+    time_fit: float | None = field(default=None, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        del data["sentences"], data["instructions"]
+        del data["sentences"], data["instructions"], data["time_fit"]
         return data
 
     def cite(self, start: int, end: int, marker: int = 0) -> Citation:

@@ -172,7 +172,11 @@ class ExtractiveAnswerer:
         similarities = vectors @ self.embedder.embed_query(question)
         slot = read_question(question)
         terms = content_terms(question)
-        fit = time_fit(question, [published_ts(p.published_at) for p in passages])
+        # Retrieval's reading when it dated an event the question names; else the text's.
+        read = [p.time_fit for p in passages]
+        fit = [f for f in read if f is not None]
+        if len(fit) < len(passages):
+            fit = time_fit(question, [published_ts(p.published_at) for p in passages])
         best_fit = max(fit, default=0.0)
         scored = []
         for (index, start, end, text, around), similarity in zip(candidates, similarities,

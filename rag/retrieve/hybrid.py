@@ -35,9 +35,10 @@ import numpy as np
 from rag.errors import StoreError
 from rag.index.embeddings import Embedder
 from rag.index.side_index import SideIndex, fingerprint, stored_vectors, tokenize, vector_kind
-from rag.index.store import SentenceSink, Store
+from rag.index.store import SentenceSink, Store, published_ts
 from rag.retrieve.base import Retriever, live_passages
 from rag.retrieve.query_analysis import OutletMatcher, QueryAnalysis, analyse
+from rag.retrieve.question_time import resolve_events, time_fit
 from rag.schema import Passage
 
 logger = logging.getLogger(__name__)
@@ -205,6 +206,9 @@ class HybridRetriever(Retriever):
                   ) -> list[Passage]:
         index = self._ensure_index()
         analysis = analyse(question, self._matcher)
+        # "Before the ceasefire": a bound only the corpus can date, so it is read here.
+        events = resolve_events(question, index)
+        analysis.dates.extend(events)
         question_vector, clause_vectors = self._vectors(question, analysis)
         candidates = self._candidates(index, analysis, question_vector, clause_vectors, where)
         if not candidates.ids:
@@ -228,7 +232,13 @@ class HybridRetriever(Retriever):
             chunks = {c.chunk_id: c for c in self.store.get_chunks(wanted)}
             scored = [(chunks[i], float(score[i])) for i in wanted if i in chunks]
             passages += live_passages(self.store, scored, live.result())
-        return passages[:k]
+        passages = passages[:k]
+        if events:  # the answerer, which has no index, reads the dated bounds from here
+            fits = time_fit(question, [published_ts(p.published_at) for p in passages],
+                            events=events)
+            for passage, fit in zip(passages, fits, strict=True):
+                passage.time_fit = fit
+        return passages
 
     def _vectors(self, question: str, analysis: QueryAnalysis) -> tuple[np.ndarray, np.ndarray]:
         """The question's vector and one vector per clause (a one-clause question is its

@@ -15,6 +15,9 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 from pathlib import Path
 
+import numpy as np
+
+from rag.index.side_index import SideIndex, tokenize
 from rag.text.lexicon import MONTH_NAMES, MONTHS
 
 # -- the present ----------------------------------------------------------------
@@ -39,14 +42,14 @@ def asks_current_state(question: str) -> bool:
 CURRENT_DAYS = 30
 
 
-def time_fit(question: str, published: Sequence[int | None], today: date | None = None
-             ) -> list[float]:
+def time_fit(question: str, published: Sequence[int | None], today: date | None = None,
+             events: Sequence[DateMention] = ()) -> list[float]:
     """How well each report's publication time (seconds since the epoch, or None) fits
     the time the question asks about, 0-1: its dates and periods ("on October 8, 2023",
     "before November 11", "last week": `find_times`) when any report fits them, else for
     a question about now the newest report 1, falling to 0 at `CURRENT_DAYS` older; all 0
-    otherwise."""
-    dates = find_times(question, today)
+    otherwise. `events`: the question's events as dated bounds (`resolve_events`)."""
+    dates = [*find_times(question, today), *events]
     fits = [max(d.score(ts) for d in dates) for ts in published] if dates else []
     # A time no report fits ("as of now, … last year" said in 2023, asked in 2026) leaves
     # the question's "now" to decide.
@@ -237,3 +240,79 @@ def find_times(question: str, today: date | None = None) -> list[TimeMention]:
     day = today or datetime.now(UTC).date()
     mentions: list[TimeMention] = [*find_dates(question), *find_periods(question, day)]
     return sorted(mentions, key=lambda m: m.start)
+
+
+# -- events named as a bound ("before the ceasefire") -------------------------------
+
+# "before/after <the event>": "the" or a possessive name ("Azerbaijan's offensive") marks
+# one known event, so "after he resigned", "before leaving" or "after a loss" is not read
+# as one, nor "before The Verge reported…" (a capital "The" starts a name, an outlet).
+# The phrase ends at punctuation, the question's end, or a word that starts a clause.
+_EVENT = re.compile(
+    r"\b(?P<relation>before|after|since|until|prior to|following|ahead of)\s+"
+    r"(?P<phrase>(?-i:the)\s+[\w’'-]+(?:\s+[\w’'-]+){0,4}"
+    r"|[A-Z][\w-]*[’']s\s+[\w’'-]+(?:\s+[\w’'-]+){0,3})",
+    re.IGNORECASE)
+_EVENT_END = re.compile(
+    r"\s+(?:did|does|do|was|were|is|are|has|have|had|will|would|could|can|and|or|but|"
+    r"when|what|which|who|how|why|where|that|to|according|in|on|at|by|for|with|from)\b.*$",
+    re.IGNORECASE)
+_YEAR_IN = re.compile(r"\b(?:19|20)\d\d\b")
+
+
+@dataclass(frozen=True)
+class EventMention:
+    """An event a question bounds its time by ("before the ceasefire"); its day is read
+    from the corpus (`resolve_event`), so it is a date only once the index has one."""
+
+    start: int
+    end: int
+    text: str  # the event's phrase, as the question writes it ("the ceasefire")
+    relation: str  # "before" or "after"
+
+    def resolve(self, day: date) -> DateMention:
+        """The bound as a date mention: `day` is when the corpus first reports the event."""
+        return DateMention(self.start, self.end, f"{self.text} ({day.isoformat()})",
+                           day.month, day.day, day.year, self.relation)
+
+
+def find_events(question: str) -> list[EventMention]:
+    """Events the question bounds its time by, where no date or period is named there:
+    "before the ceasefire", "after Azerbaijan's offensive", "since the merger"."""
+    taken = [(m.start, m.end) for m in find_times(question)]
+    found = []
+    for match in _EVENT.finditer(question):
+        phrase = _EVENT_END.sub("", match.group("phrase")).rstrip(" ’'-")
+        start = match.start("phrase")
+        end = start + len(phrase)
+        # "After the 2020 war": the year dates it, and the corpus's first mention of it
+        # (years later) would not.
+        if any(start < e and s < end for s, e in taken) or _YEAR_IN.search(phrase):
+            continue
+        word = match.group("relation").lower()
+        relation = "before" if word in {"before", "until", "prior to", "ahead of"} else "after"
+        found.append(EventMention(start, end, phrase, relation))
+    return found
+
+
+def resolve_events(question: str, index: SideIndex) -> list[DateMention]:
+    """The question's events as dated bounds: an event's day is the publication day of
+    the earliest dated chunk that holds every word of its phrase (when the corpus first
+    reports it). An event no dated chunk names stays unresolved: no bound is guessed; nor
+    is one read where the question names a date or period, which bounds it already
+    ("how many ships docked since the storm, as of April 15?")."""
+    resolved: list[DateMention] = []
+    if find_times(question):
+        return resolved
+    for event in find_events(question):
+        words = frozenset(tokenize(event.text))
+        if not words:
+            continue
+        if not len(index):
+            break
+        hits = np.flatnonzero(index.scores(sorted(words)) > 0)
+        days = [int(index.published[r]) for r in hits
+                if index.has_date[r] and words <= index.token_sets[r]]
+        if days:
+            resolved.append(event.resolve(datetime.fromtimestamp(min(days), tz=UTC).date()))
+    return resolved

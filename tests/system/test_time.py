@@ -10,7 +10,7 @@ from pathlib import Path
 
 from rag import Assistant
 from rag.index.store import published_ts
-from rag.retrieve.question_time import asks_current_state, find_periods, find_times
+from rag.retrieve.question_time import asks_current_state, find_events, find_periods, find_times
 from rag.terminal import format_answer
 from ui.render import answer_markdown
 
@@ -149,3 +149,45 @@ def test_periods_in_a_question_count_back_from_today() -> None:
     assert find_periods("Who hosts Last Week Tonight?", friday) == []
     assert [m.text for m in find_times("Since March 3, 2024 and last week?", friday)] == \
         ["March 3, 2024", "last week"]
+
+
+def test_a_bound_set_by_an_event_is_dated_from_the_corpus(
+        make_assistant: Callable[..., Assistant], tmp_path: Path) -> None:
+    """"Before the port strike" names no date: the strike's first report dates it, and
+    the version of the story from that side of it answers."""
+    rows = [_report("2024-04-05T09:00:00+00:00", "57"),
+            {"title": "Dock workers walk out", "source": "Coast News",
+             "published_at": "2024-04-10T09:00:00+00:00",
+             "text": "Dock workers began a port strike on Wednesday over pay, the union said."},
+            _report("2024-04-15T09:00:00+00:00", "64")]
+    path = tmp_path / "harbour.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    assistant = make_assistant()
+    assert assistant.ingest(path).ok
+    asked = "how many ships had docked at the river port?"
+    for bound, day, ships in (("Before the port strike", "2024-04-05", "57 ships"),
+                              ("After the port strike", "2024-04-15", "64 ships")):
+        answer = assistant.ask(f"{bound}, {asked}")
+        assert not answer.refused, answer.reason
+        assert answer.citations[0].published_at[:10] == day
+        assert ships in answer.text.split("[1]")[0]
+    # An event the corpus never reports sets no bound (nothing is guessed).
+    events = find_events("Before the harbour fire, how many ships docked?")
+    assert [(e.text, e.relation) for e in events] == [("the harbour fire", "before")]
+    plain = assistant.retrieve(f"Before the harbour fire, {asked}", k=3)
+    assert all(p.time_fit is None for p in plain)
+
+
+def test_events_are_read_only_where_a_noun_phrase_follows_the_bound() -> None:
+    def read(question: str) -> list[tuple[str, str]]:
+        return [(e.text, e.relation) for e in find_events(question)]
+
+    assert read("What did Baku say before the ceasefire?") == [("the ceasefire", "before")]
+    assert read("How many left after Azerbaijan's offensive?") == [
+        ("Azerbaijan's offensive", "after")]
+    assert read("What changed since the merger of the banks, according to Reuters?") == [
+        ("the merger of the banks", "after")]
+    assert read("What happened after he resigned?") == []
+    assert read("Before November 11, who led?") == []  # a date, not an event
+    assert read("Who guarded the road after the 2020 war?") == []  # its year dates it
+    assert read("Did The Verge report it before The Roar did?") == []  # outlets
