@@ -48,7 +48,8 @@ import numpy as np
 from bench._common import EmbedderProxy
 from rag.config import PACKAGE_ROOT, Settings, display_path
 from rag.index.embeddings import BULK_FROM_BATCHES, MiniLMEmbedder, bundled_model_files
-from rag.index.store import Store, chunk_metadata
+from rag.index.records import chunk_metadata
+from rag.index.store import Store
 from rag.ingest.chunking import chunk_id, content_hash
 from rag.ingest.loaders import iter_files, load_file
 from rag.schema import Chunk, Document

@@ -101,9 +101,19 @@ def _parser() -> argparse.ArgumentParser:
     _llm_option(serve)
 
     evaluate = commands.add_parser(
-        "eval", help="score answers on a gold set; write metrics.json, results.jsonl, report.html")
-    evaluate.add_argument("--dataset", type=Path, default=EVALS / "gold" / "seed.jsonl",
-                          help="gold questions, JSON lines (default: evals/gold/seed.jsonl)")
+        "eval", help="score answers on a gold set; write metrics.json, results.jsonl, report.html"
+        " (or, with --dated DIR, on dated questions: dated.json)")
+    asked = evaluate.add_mutually_exclusive_group()
+    asked.add_argument("--dataset", type=Path, default=EVALS / "gold" / "seed.jsonl",
+                       help="gold questions, JSON lines (default: evals/gold/seed.jsonl)")
+    asked.add_argument("--dated", type=Path, metavar="DIR",
+                       help="instead of the gold set: dated questions (a day, a month, "
+                       "'before', 'the latest') on a MultiHop-RAG-style folder "
+                       "(articles.jsonl, queries.jsonl), its articles and their re-published "
+                       "updates indexed in a temporary data directory with these settings "
+                       "(not --home's index); prints right per kind for all, fit "
+                       "and held_out, writes dated.json into --out; the gold-set options "
+                       "are not used")
     evaluate.add_argument("--out", type=Path, default=None,
                           help="output folder (default: evals/runs/<timestamp>)")
     evaluate.add_argument("--baseline", type=Path,
@@ -338,6 +348,8 @@ def _eval(assistant: Any, args: argparse.Namespace) -> int:
 
     from rag.eval.runner import run_eval
 
+    if args.dated is not None:
+        return _eval_dated(assistant, args)
     if not args.dataset.is_file():
         print(f"rag: no gold set at {args.dataset}", file=sys.stderr)
         return EXIT_USAGE
@@ -365,6 +377,40 @@ def _eval(assistant: Any, args: argparse.Namespace) -> int:
           else f"FAIL: {plural(len(result.failures), 'threshold')} missed")
     print(f"report: {_relative(out / 'report.html')}")
     return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _eval_dated(assistant: Any, args: argparse.Namespace) -> int:
+    """`rag eval --dated DIR`: the dated set (`rag.eval.dated`) through an assistant with
+    this one's settings and embedder, on an index of its own."""
+    from datetime import UTC, datetime
+
+    from rag.config import display_path
+    from rag.eval.dated import run, summary_lines
+
+    missing = [name for name in ("articles.jsonl", "queries.jsonl")
+               if not (args.dated / name).is_file()]
+    if missing:
+        print(f"rag: no {' or '.join(missing)} in {args.dated}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = assistant.settings
+    # A fresh index: on a Chroma server the set would land in the shared collection.
+    result = run(args.dated, settings=settings.with_(chroma_url=None, models_dir=(
+        settings.models_dir or settings.home / "models")), embedder=assistant.embedder,
+        progress=not args.no_progress)
+    out = args.out or EVALS / "runs" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    header = {"dataset": "dated", "data": display_path(args.dated),
+              "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+              "environment": {"embedding_model": assistant.embedder.name,
+                              "llm": settings.llm, "answerer": settings.answerer,
+                              "top_k": settings.top_k, "hybrid": settings.hybrid}}
+    (out / "dated.json").write_text(
+        json.dumps({**header, **result}, ensure_ascii=False, indent=2) + "\n",
+        encoding="utf-8")
+    for line in summary_lines(result):
+        print(line)
+    print(f"figures: {_relative(out / 'dated.json')}")
+    return EXIT_OK
 
 
 def _warm_in_background(generator: Any) -> None:

@@ -255,8 +255,10 @@ def snapshot(home: Path, *, in_process: bool = False) -> State:
 def read_state(home: Path, *, questions: list[str] | None = None) -> State:
     """Everything an ingest left behind in `home`, read through rag's own store."""
     from rag.config import Settings
+    from rag.index.chroma_client import pages
     from rag.index.embeddings import MiniLMEmbedder
-    from rag.index.store import Store, stored_chunk
+    from rag.index.records import stored_chunk
+    from rag.index.store import Store
 
     embedder = _embedder()
     store = Store(Settings(home=home), embedder_name=MiniLMEmbedder.name,
@@ -267,7 +269,7 @@ def read_state(home: Path, *, questions: list[str] | None = None) -> State:
                   manifest_chunks=sum(e.chunks for e in manifest.values()))
     per_doc: Counter[str] = Counter()
     spans: Counter[tuple[str, int, int]] = Counter()
-    result_pages = store._pages(store.chunks, include=["metadatas", "documents", "embeddings"])
+    result_pages = pages(store.chunks, include=["metadatas", "documents", "embeddings"])
     for ids, metadatas, texts, embeddings in result_pages:
         for chunk_id, meta, text, vector in zip(ids, metadatas, texts, embeddings, strict=True):
             chunk = stored_chunk(chunk_id, text, 0.0, meta)

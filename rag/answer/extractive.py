@@ -20,13 +20,16 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
+from rag.answer.fillers import gaps
 from rag.answer.prompts import REFUSAL
-from rag.answer.slots import ALIASES, LETTER, NOT_NAMES, gaps, read_question, stem
+from rag.answer.slot_words import ALIASES, LETTER, NOT_NAMES
+from rag.answer.slots import read_question
 from rag.index.embeddings import Embedder
-from rag.index.store import published_ts
-from rag.retrieve.question_time import PeriodMention, find_times, time_fit
+from rag.index.records import published_ts
+from rag.retrieve.question_time import PeriodMention, event_topic, find_times, time_fit
 from rag.schema import Citation, Passage
 from rag.text.lexicon import lower_case_words
+from rag.text.tokens import stem
 
 # Calibrated by `python evals/calibrate.py` on the development gold sets (seed, held-out,
 # first sealed): the threshold with the best balanced accuracy between answering the
@@ -135,7 +138,7 @@ class ScoredSentence:
     score: float
     similarity: float
     relevance: float  # the score without the bonus for holding the kind of answer asked for
-    # Why the sentence does not supply what the question asks for (rag.answer.slots);
+    # Why the sentence does not supply what the question asks for (rag.answer.fillers);
     # empty when it does.
     gaps: list[str]
 
@@ -150,6 +153,7 @@ class ExtractiveAnswerer:
         self._lock = threading.Lock()
 
     def score_sentences(self, question: str, passages: Sequence[Passage]) -> list[ScoredSentence]:
+        question = event_topic(question, any(p.time_fit is not None for p in passages))
         candidates: list[tuple[int, int, int, str, str]] = []
         seen: set[tuple[str, int, int]] = set()
         for index, passage in enumerate(passages):
@@ -199,6 +203,7 @@ class ExtractiveAnswerer:
         return scored
 
     def answer(self, question: str, passages: Sequence[Passage]) -> Extraction:
+        question = event_topic(question, any(p.time_fit is not None for p in passages))
         scored = self.score_sentences(question, passages)
         if not scored:
             return Extraction(REFUSAL, [], True, "nothing was retrieved")

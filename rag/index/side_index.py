@@ -23,7 +23,8 @@ import numpy as np
 
 from rag.errors import StoreError
 from rag.index.embeddings import Embedder
-from rag.index.store import Store, StoredChunk, sentences_in_chunk
+from rag.index.records import StoredChunk, sentences_in_chunk
+from rag.index.store import Store
 from rag.text.tokens import stem
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from rag.index.embeddings import Embedder
-from rag.index.store import SentenceSink, Store, StoryMark, chunk_metadata, sentences_in_chunk
+from rag.index.records import SentenceSink, StoryMark, chunk_metadata, sentences_in_chunk
+from rag.index.store import Store
 from rag.schema import Chunk, Document, IngestReport
 from rag.text.instructions import Instruction
 

@@ -21,7 +21,8 @@ from pathlib import Path
 
 from rag.errors import LoaderError
 from rag.index.embeddings import Embedder
-from rag.index.store import ManifestEntry, SentenceSink, Store
+from rag.index.records import ManifestEntry, SentenceSink
+from rag.index.store import Store
 from rag.ingest.batches import Batch, BatchWriter, Pending, describe
 from rag.ingest.chunking import chunk_document, content_hash
 from rag.ingest.loaders import iter_files, load_file

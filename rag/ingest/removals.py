@@ -10,7 +10,7 @@ import json
 import os
 from pathlib import Path
 
-from rag.index.store import ManifestEntry
+from rag.index.records import ManifestEntry
 from rag.schema import IngestReport
 
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from rag.index.store import ManifestEntry, StoryMark
+from rag.index.records import ManifestEntry, StoryMark
 from rag.schema import Document
 from rag.text.minhash import (
     SAME_STORY,

@@ -17,7 +17,8 @@ from typing import Any
 
 from rag.config import MAX_K
 from rag.errors import InvalidArgumentError
-from rag.index.store import SentenceSink, Store, StoredChunk, published_ts
+from rag.index.records import SentenceSink, StoredChunk, published_ts
+from rag.index.store import Store
 from rag.retrieve.question_time import asks_current_state
 from rag.schema import Passage
 

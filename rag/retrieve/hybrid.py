@@ -34,11 +34,12 @@ import numpy as np
 
 from rag.errors import StoreError
 from rag.index.embeddings import Embedder
+from rag.index.records import SentenceSink, published_ts
 from rag.index.side_index import SideIndex, fingerprint, stored_vectors, tokenize, vector_kind
-from rag.index.store import SentenceSink, Store, published_ts
+from rag.index.store import Store
 from rag.retrieve.base import Retriever, live_passages
 from rag.retrieve.query_analysis import OutletMatcher, QueryAnalysis, analyse
-from rag.retrieve.question_time import resolve_events, time_fit
+from rag.retrieve.question_time import resolve_events, time_fit, without_bounds
 from rag.schema import Passage
 
 logger = logging.getLogger(__name__)
@@ -205,11 +206,14 @@ class HybridRetriever(Retriever):
     def _retrieve(self, question: str, k: int, where: dict[str, Any] | None
                   ) -> list[Passage]:
         index = self._ensure_index()
-        analysis = analyse(question, self._matcher)
-        # "Before the ceasefire": a bound only the corpus can date, so it is read here.
+        # "Before the ceasefire": a bound only the corpus can date, so it is read here;
+        # the rest of the question is what is searched for.
         events = resolve_events(question, index)
+        topic = without_bounds(question, [(e.start, e.end) for e in events]) if events \
+            else question
+        analysis = analyse(topic, self._matcher)
         analysis.dates.extend(events)
-        question_vector, clause_vectors = self._vectors(question, analysis)
+        question_vector, clause_vectors = self._vectors(topic, analysis)
         candidates = self._candidates(index, analysis, question_vector, clause_vectors, where)
         if not candidates.ids:
             return []

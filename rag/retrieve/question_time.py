@@ -269,10 +269,12 @@ class EventMention:
     end: int
     text: str  # the event's phrase, as the question writes it ("the ceasefire")
     relation: str  # "before" or "after"
+    bound_start: int  # where the bound begins: its "before"/"after"
 
     def resolve(self, day: date) -> DateMention:
-        """The bound as a date mention: `day` is when the corpus first reports the event."""
-        return DateMention(self.start, self.end, f"{self.text} ({day.isoformat()})",
+        """The bound as a date mention spanning "before the ceasefire": `day` is when the
+        corpus first reports the event."""
+        return DateMention(self.bound_start, self.end, f"{self.text} ({day.isoformat()})",
                            day.month, day.day, day.year, self.relation)
 
 
@@ -291,15 +293,16 @@ def find_events(question: str) -> list[EventMention]:
             continue
         word = match.group("relation").lower()
         relation = "before" if word in {"before", "until", "prior to", "ahead of"} else "after"
-        found.append(EventMention(start, end, phrase, relation))
+        found.append(EventMention(start, end, phrase, relation, match.start()))
     return found
 
 
 def resolve_events(question: str, index: SideIndex) -> list[DateMention]:
     """The question's events as dated bounds: an event's day is the publication day of
     the earliest dated chunk that holds every word of its phrase (when the corpus first
-    reports it). An event no dated chunk names stays unresolved: no bound is guessed; nor
-    is one read where the question names a date or period, which bounds it already
+    reports it). An event no dated chunk names, or whose bound no report falls inside,
+    stays unresolved: no bound is guessed; nor is one read where the question names a
+    date or period, which bounds it already
     ("how many ships docked since the storm, as of April 15?")."""
     resolved: list[DateMention] = []
     if find_times(question):
@@ -313,6 +316,36 @@ def resolve_events(question: str, index: SideIndex) -> list[DateMention]:
         hits = np.flatnonzero(index.scores(sorted(words)) > 0)
         days = [int(index.published[r]) for r in hits
                 if index.has_date[r] and words <= index.token_sets[r]]
-        if days:
-            resolved.append(event.resolve(datetime.fromtimestamp(min(days), tz=UTC).date()))
+        if not days:
+            continue
+        bound = event.resolve(datetime.fromtimestamp(min(days), tz=UTC).date())
+        # A bound no report falls inside (an event as old as the sources: "after
+        # Azerbaijan's offensive" over the one article that reports it) dates nothing; it
+        # is left in the question as what it is about.
+        if any(bound.score(int(ts)) > 0 for ts in np.unique(index.published[index.has_date])):
+            resolved.append(bound)
     return resolved
+
+
+def without_bounds(question: str, bounds: Sequence[tuple[int, int]]) -> str:
+    """The question with its resolved event bounds cut out ("Before the ceasefire, how
+    many troops…?" → "How many troops…?"): they say when, not what, so retrieval should
+    not look for reports of the ceasefire itself."""
+    text = question
+    for start, end in sorted(bounds, reverse=True):
+        text = text[:start].rstrip(" ,") + " " + text[end:].lstrip(" ,")
+    text = " ".join(text.split())
+    if text[:1].islower() and question[:1].isupper():
+        text = text[0].upper() + text[1:]
+    return text.replace(" ?", "?") or question
+
+
+def event_topic(question: str, passages_dated: bool) -> str:
+    """What an answerer should look for: the question without its event bounds when
+    retrieval dated them (`passages_dated`: the passages carry `time_fit`), else as
+    asked. "the Kestrel review" is then no name the passages must mention."""
+    if not passages_dated:
+        return question
+    events = find_events(question)
+    return without_bounds(question, [(e.bound_start, e.end) for e in events]) if events \
+        else question

@@ -12,7 +12,8 @@ import pytest
 
 from rag import Assistant
 from rag.answer.citations import parse_markers
-from rag.answer.slots import gaps, read_question
+from rag.answer.fillers import gaps
+from rag.answer.slots import read_question
 from rag.errors import InvalidQuestionError
 from rag.validation import validate_question
 

@@ -1,4 +1,5 @@
-"""What a question asks for, and whether a sentence supplies it (rag.answer.slots)."""
+"""What a question asks for (rag.answer.slots), and whether a sentence supplies it
+(rag.answer.fillers)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import pytest
 
 from rag import Assistant
 from rag.answer.extractive import key_entities
-from rag.answer.slots import gaps, read_question
+from rag.answer.fillers import gaps
+from rag.answer.slots import read_question
 
 
 @pytest.mark.parametrize(("question", "kind", "precision"), [

@@ -17,8 +17,8 @@ from rag.assistant import Assistant
 from rag.config import Settings
 from rag.errors import InvalidArgumentError
 from rag.index.embeddings import Embedder
+from rag.index.records import published_ts
 from rag.index.side_index import INDEX_FILE, SideIndex, tokenize
-from rag.index.store import published_ts
 from rag.retrieve.base import build_where, live_passages, one_per_story
 from rag.retrieve.dense import DenseRetriever
 from rag.retrieve.factory import make_retriever

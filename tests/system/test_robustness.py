@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 import rag.ingest.pipeline
 from rag import Assistant, ConsistencyError, LoaderError
 from rag.index.embeddings import MiniLMEmbedder
-from rag.index.store import chunk_metadata
+from rag.index.records import chunk_metadata
 from rag.ingest.chunking import chunk_document, content_hash
 from rag.ingest.documents import INVISIBLE_CHARS
 from rag.ingest.loaders import load_file

@@ -23,7 +23,8 @@ import pytest
 
 from rag import Assistant, ConsistencyError, IngestLockedError, Settings, StoreError
 from rag.index.embeddings import MiniLMEmbedder
-from rag.index.store import ORPHAN_GRACE_S, WRITTEN_AT, chunk_metadata
+from rag.index.records import WRITTEN_AT, chunk_metadata
+from rag.index.store import ORPHAN_GRACE_S
 from rag.ingest.chunking import chunk_document
 from rag.ingest.lock import writer_lock
 from rag.schema import Document

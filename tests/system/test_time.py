@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from rag import Assistant
-from rag.index.store import published_ts
+from rag.index.records import published_ts
 from rag.retrieve.question_time import asks_current_state, find_events, find_periods, find_times
 from rag.terminal import format_answer
 from ui.render import answer_markdown
