@@ -28,7 +28,7 @@ from rag.index.embeddings import Embedder
 from rag.index.records import published_ts
 from rag.retrieve.question_time import PeriodMention, event_topic, find_times, time_fit
 from rag.schema import Citation, Passage
-from rag.text.lexicon import lower_case_words
+from rag.text.lexicon import lower_case_words, stopwords
 from rag.text.tokens import stem
 
 # Calibrated by `python evals/calibrate.py` on the development gold sets (seed, held-out,
@@ -47,18 +47,7 @@ FOLLOW_MARGIN = 0.12
 # `python -m bench.dated`.
 TIME_WEIGHT = 0.05
 
-STOPWORDS = frozenset(
-    """
-    a about above after again against all also am an and any are as at be because
-    been before being between both but by can could did do does doing done during
-    each few for from further had has have having he her here hers him his how i if
-    in into is it its itself just me more most my no nor not now of off on once only
-    or other our out over own same she should so some such than that the their them
-    then there these they this those through to too under until up very was we were
-    what when where which while who whom why will with would you your said says say
-    tell told according report reported
-    """.split()
-)
+STOPWORDS = stopwords("answer")
 QUESTION_WORDS = frozenset("what which who whom whose when where why how".split())
 _ALIASES_BY_STEM = {stem(name): aliases for name, aliases in ALIASES.items()}
 _WORD = re.compile(rf"{LETTER}(?:{LETTER}|['’\-])*|\d[\d,.]*")

@@ -25,6 +25,7 @@ from rag.errors import StoreError
 from rag.index.embeddings import Embedder
 from rag.index.records import StoredChunk, sentences_in_chunk
 from rag.index.store import Store
+from rag.text.lexicon import stopwords
 from rag.text.tokens import stem
 
 logger = logging.getLogger(__name__)
@@ -33,12 +34,7 @@ logger = logging.getLogger(__name__)
 INDEX_VERSION = 2
 INDEX_FILE = "index.npz"
 _TOKEN = re.compile(r"\w+(?:[.,]\d+)*")
-_LEXICAL_STOPWORDS = frozenset(
-    """a about an and are as at be been but by can could did do does for from had has have
-    he her his how i if in into is it its me my not of on or our she so than that the their
-    them then there these they this those to was we were what when where which while who whom
-    why will with would you your""".split()
-)
+_LEXICAL_STOPWORDS = stopwords("lexical")
 
 
 def tokenize(text: str) -> list[str]:

@@ -1,5 +1,6 @@
 """Word tables, written once: calendar words (every stage that reads dates takes them from
-here) and the words English writes in lower case (`lower_case_words`).
+here), the words English writes in lower case (`lower_case_words`) and the function-word
+lists each stage leaves out (`stopwords`, from `stopwords.toml`).
 
 Spelt out rather than taken from `calendar.month_name`, which follows the process's
 locale: the articles and questions are English whatever the server's locale is.
@@ -7,6 +8,7 @@ locale: the articles and questions are English whatever the server's locale is.
 
 from __future__ import annotations
 
+import tomllib
 from functools import cache
 from pathlib import Path
 
@@ -33,3 +35,13 @@ def lower_case_words() -> frozenset[str]:
     a word is grammar, not a name."""
     lines = LOWER_CASE_WORDS_FILE.read_text(encoding="utf-8").splitlines()
     return frozenset(line for line in lines if line and not line.startswith("#"))
+
+
+STOPWORDS_FILE = Path(__file__).with_name("stopwords.toml")
+
+
+@cache
+def stopwords(name: str) -> frozenset[str]:
+    """One of the named function-word lists in `stopwords.toml` ("analysis", "lexical",
+    "answer"): each stage's list, kept in one file."""
+    return frozenset(tomllib.loads(STOPWORDS_FILE.read_text(encoding="utf-8"))[name])

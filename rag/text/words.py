@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-from rag.text.lexicon import MONTH_WORDS
+from rag.text.lexicon import MONTH_WORDS, stopwords
 from rag.text.tokens import IRREGULAR_PAST
 
 # --- lexicon ------------------------------------------------------------------------------
@@ -22,17 +22,7 @@ def word_set(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
-_STOPWORDS = word_set(
-    """a about above after again against all also am an and any are as at be because been
-    before being below between both but by can could did do does doing down during each
-    either else ever few for from further get gets got had has have having he her here hers
-    herself him himself his how i if in into is it its itself just let like may me might
-    more most much must my myself of off on once only onto or other our ours ourselves out
-    over own per same shall she should so some such than that the their theirs them
-    themselves then there these they this those through thus to too under until up upon us
-    very via was we were what when where whether which while who whom whose why will with
-    would yet you your yours yourself yourselves said says say saying according"""
-)
+_STOPWORDS = stopwords("analysis")
 # Negation is checked on its own, so its cues are not content words.
 _NEGATION_WORDS = word_set("not no never n't without none nobody nothing neither nor cannot unable")
 # Verbs that negate their complement: "failed to defend" says the defence did not happen.
