@@ -26,6 +26,7 @@ from rag.answer.slot_words import (
     token_stems,
 )
 from rag.answer.slots import Slot
+from rag.text.analysis import analyse
 from rag.text.lexicon import MONTH_NAMES
 from rag.text.tokens import stem
 from rag.text.words import plain
@@ -81,7 +82,8 @@ def gaps(slot: Slot, sentence: str, context: str = "") -> list[str]:
         if not EVENT_CLASSES[event].reported_by & words and not (
                 event == "money" and _MONEY.search(sentence)):
             missing.append(f"says nothing of {event}")
-    if slot.named and not _mentions_any(token_stems(context) if context else stems, slot.named):
+    if slot.named and not _mentions_any(token_stems(context) if context else stems, slot.named,
+                                        context or sentence):
         missing.append(f"does not mention {' '.join(slot.named)}")
     if slot.role and not _has_role(slot.role, stems, lowered):
         *modifiers, head = slot.role
@@ -94,9 +96,12 @@ def gaps(slot: Slot, sentence: str, context: str = "") -> list[str]:
     return missing
 
 
-def _mentions_any(stems: list[str], names: tuple[str, ...]) -> bool:
+def _mentions_any(stems: list[str], names: tuple[str, ...], text: str = "") -> bool:
+    # An acronym is also the initials of a capitalised run: "US" in "United States".
+    initials = analyse(text).words if text and any(n.isupper() for n in names) else ()
     return any(contains_stem(stems, name) or any(contains_stem(stems, alias)
                                                  for alias in ALIASES.get(name.lower(), ()))
+               or (name.isupper() and name.lower() in initials)
                for name in names)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from rag.text.lexicon import MONTH_NAMES
 from rag.text.tokens import stem
+from rag.text.words import undotted
 
 # A letter of any script: "Jürgen", "Łukasz" and "Yılmaz" are names too.
 LETTER = r"[^\W\d_]"
@@ -126,7 +127,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 
 def token_stems(text: str) -> list[str]:
-    return [stem(t) for t in TOKEN.findall(text)]
+    return [stem(t) for t in TOKEN.findall(undotted(text))]
 
 
 def same_stem(a: str, b: str) -> bool:

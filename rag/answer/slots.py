@@ -49,7 +49,7 @@ from rag.answer.slot_words import (
     token_stems,
 )
 from rag.text.tokens import IRREGULAR_PAST
-from rag.text.words import plain
+from rag.text.words import plain, undotted
 
 _AUXILIARIES = frozenset(
     "is are was were do does did has have had can could will would should may might must "
@@ -83,7 +83,8 @@ class Slot:
 def read_question(question: str) -> Slot:
     # A follow-up rewritten offline carries the previous question in parentheses; what is
     # asked for is the follow-up's own.
-    text = question.split(" (", 1)[0].strip()
+    # "U.S." is the name "US", not "U" and "S".
+    text = undotted(question.split(" (", 1)[0]).strip()
     text = re.sub(r"^(?:and|but|so|also|roughly|approximately|about|exactly|precisely|just)\s+",
                   "", text, flags=re.IGNORECASE)
     low = plain(text)

@@ -85,9 +85,14 @@ def _undot(m: re.Match[str]) -> str:
     return m.group().replace(".", "").ljust(len(m.group()))
 
 
+def undotted(text: str) -> str:
+    """`text` with dotted initials as one word ("U.S." → "US  "), offsets kept."""
+    return _DOTTED.sub(_undot, text)
+
+
 def tokenize(text: str) -> list[Tok]:
     """`text`'s words and numbers in order, with their clauses and sentence starts."""
-    text = _DOTTED.sub(_undot, text)
+    text = undotted(text)
     tokens: list[Tok] = []
     clause = 0
     last_end = 0

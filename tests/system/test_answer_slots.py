@@ -183,3 +183,24 @@ def test_the_instance_sits_next_to_its_category() -> None:
     assert gaps(name, "Troops came under a ceasefire agreement also including Yerevan.")
     road = read_question("What is the name of the road that links Karabakh to Armenia?")
     assert gaps(road, "Azerbaijan took the road known as the Lachin Corridor in 2022.") == []
+
+
+@pytest.mark.parametrize("text", [
+    "The U.S. State Department said it was not party to the deal.",
+    "The United States said it was not party to the deal.",
+    "The US said it was not party to the deal.",
+])
+def test_us_u_s_and_the_united_states_name_one_country(text: str) -> None:
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.schema import Passage
+
+    for question in ("What did the US say about the deal?", "What did the U.S. say about the deal?"):
+        assert key_entities(question) == [("us", "US")]
+        assert not any("mention" in gap for gap in gaps(read_question(question), text))
+        passage = Passage(doc_id="d", text=text, start=0, end=len(text), score=1.0)
+        # The refusal "no passage mentions US" reads no embedder.
+        assert ExtractiveAnswerer.__new__(ExtractiveAnswerer)._missing_key(
+            question, [passage]) is None
+    assert ExtractiveAnswerer.__new__(ExtractiveAnswerer)._missing_key(
+        "What did the UK say about the deal?",
+        [Passage(doc_id="d", text=text, start=0, end=len(text), score=1.0)]) == "UK"
