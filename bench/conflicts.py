@@ -45,6 +45,7 @@ import numpy as np
 
 from bench._common import SHARED, environment, report, shown_path, write_json
 from rag.config import Settings
+from rag.eval.dated import DIGITS, changed_value, digit_mentions
 from rag.index.embeddings import Embedder, get_embedder
 from rag.schema import Passage
 from rag.text.lexicon import MONTH_NAMES
@@ -53,7 +54,6 @@ from rag.text.sentences import sentence_spans
 from rag.verify.conflicts import THRESHOLDS, Thresholds, candidates, thresholds
 
 KINDS = ("changed", "agreeing", "other_time", "same_article", "nearest_elsewhere")
-_DIGITS = re.compile(r"\d[\d,]*(?:\.\d+)?")
 _MONTHS = [m.capitalize() for m in MONTH_NAMES]
 _TIME = re.compile(r"\b(?:(?:19|20)\d\d|" + "|".join(_MONTHS) + r")\b")
 _WORDS = (8, 60)
@@ -83,39 +83,8 @@ def _sentences(body: str) -> list[str]:
     return [body[s:e] for s, e in sentence_spans(body)]
 
 
-def digit_mentions(sentence: str) -> list[NumberMention]:
-    """Numbers written in digits (the ones an edit can change in place)."""
-    return [m for m in number_mentions(sentence)
-            if _DIGITS.fullmatch(sentence[m.start:m.end].split(" ")[0].lstrip("$£€"))]
-
-
-def changed_value(surface: str, is_year: bool, rng: Random) -> str:
-    digits = _DIGITS.search(surface)
-    assert digits is not None
-    text = digits.group()
-    value = float(text.replace(",", ""))
-    if is_year:
-        new = value + rng.choice([-3, -2, -1, 1, 2, 3])
-    else:
-        factor = rng.choice([rng.uniform(0.2, 0.9), rng.uniform(1.1, 1.8)])
-        new = value * factor
-    decimals = len(text.split(".")[1]) if "." in text else 0
-    if decimals == 0:
-        # Round as the original is rounded: "2,000" becomes "2,400", not "2,391".
-        zeros = len(text.replace(",", "")) - len(text.replace(",", "").rstrip("0"))
-        step = 10 ** min(zeros, max(len(str(int(value))) - 1, 0))
-        new = max(step, round(new / step) * step)
-        if new == value:
-            new = value + step
-        written = f"{int(new):,}" if "," in text else str(int(new))
-    else:
-        new = round(new, decimals) if round(new, decimals) != value else value + 10 ** -decimals
-        written = f"{new:.{decimals}f}"
-    return surface[:digits.start()] + written + surface[digits.end():]
-
-
 def _agreeing_value(surface: str, rng: Random) -> str:
-    digits = _DIGITS.search(surface)
+    digits = DIGITS.search(surface)
     assert digits is not None
     text = digits.group()
     if "." in text or rng.random() < 0.5:
