@@ -194,7 +194,8 @@ def test_us_u_s_and_the_united_states_name_one_country(text: str) -> None:
     from rag.answer.extractive import ExtractiveAnswerer
     from rag.schema import Passage
 
-    for question in ("What did the US say about the deal?", "What did the U.S. say about the deal?"):
+    for question in ("What did the US say about the deal?",
+                     "What did the U.S. say about the deal?"):
         assert key_entities(question) == [("us", "US")]
         assert not any("mention" in gap for gap in gaps(read_question(question), text))
         passage = Passage(doc_id="d", text=text, start=0, end=len(text), score=1.0)
