@@ -1,5 +1,6 @@
-"""Sources that disagree: an answer whose cited figure another document states otherwise
-says so and cites both (`rag.verify.conflicts`, thresholds fitted by bench/conflicts.py)."""
+"""Sources that disagree: an answer whose cited figure, date or name for a post another
+document states otherwise says so and cites both (`rag.verify.conflicts`, thresholds
+fitted by bench/conflicts.py)."""
 
 from __future__ import annotations
 
@@ -84,8 +85,91 @@ def test_a_sentence_that_also_states_the_cited_figure_does_not_disagree(
     assert find_conflicts([cite("a", cited)], [passage("a", changed)], embedder.embed) == []
 
 
+# A board's appointment as two outlets ran it: the same sentence, another date or name.
+APPOINTED = ("The board appointed Jane Roe as chief executive on March 3, the company said "
+             "in a statement.")
+CLOSING = ("The company's chief executive, Jane Roe, said the plant in Ohio would close "
+           "next year, cutting jobs across the region.")
+
+
+def conflicts_of(cited: str, other: str, embedder: MiniLMEmbedder) -> list[tuple[str, str]]:
+    return [(c.cited_value, c.other_value)
+            for c in find_conflicts([cite("a", cited)], [passage("b", other)], embedder.embed)]
+
+
+def test_another_day_or_month_for_the_same_event_is_flagged_with_both_dates(
+        embedder: MiniLMEmbedder) -> None:
+    assert conflicts_of(APPOINTED, APPOINTED.replace("March 3", "March 5"), embedder) == [
+        ("March 3", "March 5")]
+    # The day agrees, so only the date kind can tell (the number kind sees 3 and 3).
+    assert conflicts_of(APPOINTED, APPOINTED.replace("March 3", "April 3"), embedder) == [
+        ("March 3", "April 3")]
+    (conflict,) = find_conflicts([cite("a", APPOINTED)],
+                                 [passage("b", APPOINTED.replace("March 3", "March 5"))],
+                                 embedder.embed)
+    assert conflict.other.doc_id == "b" and conflict.other.quote.startswith("The board")
+
+
+def test_the_same_date_written_otherwise_or_a_reading_for_another_day_is_no_conflict(
+        embedder: MiniLMEmbedder) -> None:
+    assert conflicts_of(APPOINTED, APPOINTED.replace("March 3", "3 March"), embedder) == []
+    assert conflicts_of(APPOINTED, APPOINTED.replace("March 3", "March 3, 2023"),
+                        embedder) == []
+    # Another figure and another date: two readings, not one disputed.
+    cited = "Inflation in the euro area rose to 3.2 percent on October 3, the office said."
+    other = "Inflation in the euro area rose to 3.7 percent on November 3, the office said."
+    assert conflicts_of(cited, other, embedder) == []
+
+
+def test_one_post_given_to_another_person_is_flagged_with_both_names(
+        embedder: MiniLMEmbedder) -> None:
+    other = ("Chief executive John Doe said the plant in Ohio would close next year, "
+             "cutting jobs across the region.")
+    assert conflicts_of(CLOSING, other, embedder) == [("Jane Roe", "John Doe")]
+    assert conflicts_of(CLOSING, other.replace("Chief executive", "CEO"), embedder) == [
+        ("Jane Roe", "John Doe")]
+
+
+def test_the_same_person_or_another_post_is_no_conflict(embedder: MiniLMEmbedder) -> None:
+    tail = " said the plant in Ohio would close next year, cutting jobs across the region."
+    assert conflicts_of(CLOSING, "Chief executive Jane A. Roe" + tail, embedder) == []
+    assert conflicts_of(CLOSING, "Chairman John Doe" + tail, embedder) == []  # another role
+    assert conflicts_of(CLOSING, "Former chief executive John Doe" + tail, embedder) == []
+    assert conflicts_of("Acme CEO Jane Roe" + tail, "Globex CEO John Doe" + tail,
+                        embedder) == []  # another company's
+    # A sentence that names the cited person too says something else beside her.
+    assert conflicts_of(CLOSING, "Chief executive John Doe, who replaced Jane Roe," + tail,
+                        embedder) == []
+
+
 def test_the_thresholds_file_says_how_it_was_made() -> None:
     data = json.loads(THRESHOLDS.read_text(encoding="utf-8"))
     assert data["made_by"] == "python -m bench.conflicts --fit"
-    assert 0 <= data["min_context_overlap"] <= 1 and -1 <= data["min_similarity"] <= 1
+    for kind in ("number", "date", "role"):
+        assert 0 <= data[kind]["min_context_overlap"] <= 1
+        assert -1 <= data[kind]["min_similarity"] <= 1
     assert len(data["pairs_sha256"]) == 64 and data["fit_half"]["pairs"] > 0
+    assert all(data["fit_half"]["by_set"][kind]["conflicts"] > 0
+               for kind in ("number", "date", "role"))
+
+
+def test_an_answer_whose_date_another_outlet_states_otherwise_cites_both(
+        tmp_path: Path, make_assistant: Callable[..., Assistant]) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, day in (("wire.txt", "March 3"), ("reprint.txt", "March 5")):
+        (corpus / name).write_text(
+            "Acme names a new chief executive\n\n"
+            f"The board of Acme appointed Jane Roe as chief executive on {day}, the "
+            "company said in a statement.\n\nRoe joined the maker of industrial pumps "
+            "from a rival in 2015 and ran its European business.\n", encoding="utf-8")
+    assistant = make_assistant()
+    assistant.ingest(corpus)
+    answer = assistant.ask("When did the board of Acme appoint Jane Roe as chief executive?")
+    assert not answer.refused
+    # Both sides are cited: the disagreement is said once.
+    assert answer.text.count("Sources differ") == 1 and answer.text.count("March 3 [") == 1
+    (conflict,) = answer.conflicts
+    assert {conflict.cited_value, conflict.other_value} == {"March 3", "March 5"}
+    assert (f"Sources differ: {conflict.cited_value} [{conflict.cited.marker}]; "
+            f"{conflict.other_value} [{conflict.other.marker}].") in answer.text
